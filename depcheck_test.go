@@ -1,0 +1,41 @@
+package ferry_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection keeps the data flow one way: cmd → promote → {registry, policy,
+// manifests}. policy and manifests stay pure, registry knows nothing of environments.
+func TestDependencyDirection(t *testing.T) {
+	const mod = "github.com/ferryhq/ferry/"
+	forbidden := map[string][]string{
+		"policy":    {"registry", "manifests", "promote", "cmd"},
+		"manifests": {"registry", "policy", "promote", "cmd"},
+		"registry":  {"manifests", "promote", "cmd"},
+		"promote":   {"cmd"},
+	}
+	netPkgs := []string{"net/http", "net", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/go-git/go-git/v5"}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", "./"+pkg+"/...").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		deps := strings.Fields(string(out))
+		for _, d := range deps {
+			for _, b := range bad {
+				if d == mod+b || strings.HasPrefix(d, mod+b+"/") {
+					t.Errorf("%s must not import %s", pkg, d)
+				}
+			}
+			if pkg == "policy" || pkg == "manifests" {
+				for _, n := range netPkgs {
+					if d == n {
+						t.Errorf("%s is pure and must not import %s", pkg, d)
+					}
+				}
+			}
+		}
+	}
+}
