@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -97,6 +98,7 @@ type Policy struct {
 // New validates s and returns its Policy. A bad constraint, order, regexp, glob or digest tag,
 // or more than one kind, is a *SpecError naming the field.
 func New(s Spec) (*Policy, error) {
+	s.Ignore = slices.Clone(s.Ignore)
 	p := &Policy{spec: s, versionIdx: -1}
 	var kinds []string
 	if s.Semver != "" {
@@ -208,7 +210,7 @@ func (p *Policy) Kind() Kind { return p.kind }
 // Spec returns the Spec the policy was made from, with the default kind filled in.
 func (p *Policy) Spec() Spec {
 	s := p.spec
-	s.Ignore = append([]string(nil), s.Ignore...)
+	s.Ignore = slices.Clone(s.Ignore)
 	return s
 }
 

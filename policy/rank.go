@@ -86,7 +86,7 @@ type key struct {
 func (p *Policy) Rank(tags []string, created map[string]time.Time) Ranking {
 	seen := make(map[string]struct{}, len(tags))
 	keys := make([]key, 0, len(tags))
-	var rejected []Rejection
+	rejected := []Rejection{}
 	for _, tag := range tags {
 		if _, dup := seen[tag]; dup {
 			continue
@@ -141,21 +141,22 @@ func (p *Policy) Compare(a, b string, created map[string]time.Time) (int, error)
 	return p.compareKeys(ka, kb), nil
 }
 
-// Behind counts the candidates newer than current: those ranked before current's tag whose
-// Version differs from current's (aliases such as "v1.2.3" and "1.2.3" do not count). It
-// returns -1 when current is not a candidate, since the ranking alone cannot place it.
+// Behind counts the versions newer than current: the distinct Versions of the candidates ranked
+// before current's tag, other than current's own (so aliases such as "v1.2.3" and "1.2.3" count
+// once, and never against each other). It returns -1 when current is not a candidate, since the
+// ranking alone cannot place it.
 func Behind(current string, r Ranking) int {
 	i := slices.IndexFunc(r.Candidates, func(c Candidate) bool { return c.Tag == current })
 	if i < 0 {
 		return -1
 	}
-	n := 0
+	newer := map[string]struct{}{}
 	for _, c := range r.Candidates[:i] {
 		if c.Version != r.Candidates[i].Version {
-			n++
+			newer[c.Version] = struct{}{}
 		}
 	}
-	return n
+	return len(newer)
 }
 
 // evaluate runs the checks in the order of the Reason constants. filters=false skips ignore,
