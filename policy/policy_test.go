@@ -42,7 +42,6 @@ func reasons(r policy.Ranking) map[string]policy.Reason {
 type cands = []policy.Candidate
 
 func TestRank(t *testing.T) {
-	type c = policy.Candidate
 	const (
 		sig  = policy.ReasonSignatureTag
 		nf   = policy.ReasonNotFollowed
