@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/ferryhq/ferry/policy"
 )
 
@@ -49,6 +51,12 @@ func FuzzRank(f *testing.F) {
 		got := p.Rank(tags, created)
 		checkInvariants(t, p, tags, got)
 		for _, c := range got.Candidates {
+			if p.Kind() == policy.KindSemver {
+				// Version is the canonical form, as semver would print it.
+				if v, err := semver.StrictNewVersion(c.Version); err != nil || v.String() != c.Version {
+					t.Errorf("candidate %q has version %q, not canonical (%v)", c.Tag, c.Version, err)
+				}
+			}
 			if b := policy.Behind(c.Tag, got); b < 0 || b >= len(got.Candidates) {
 				t.Errorf("Behind(%q) = %d with %d candidates", c.Tag, b, len(got.Candidates))
 			}
