@@ -266,8 +266,9 @@ func hostKey(h string) (string, error) {
 	if strings.ContainsAny(h, "/@ ") {
 		return "", errors.New("want a host name with an optional port, such as registry.internal:5000")
 	}
-	if h == name.DefaultRegistry {
-		h = "index.docker.io"
+	switch h {
+	case "docker.io", "registry-1.docker.io":
+		h = name.DefaultRegistry // index.docker.io, what go-containerregistry sends to
 	}
 	return h, nil
 }

@@ -139,12 +139,22 @@ type Server struct {
 	pageCap  int
 	inFlight int
 	peak     int
+	auth     string
 }
 
 // Option configures a Server.
 type Option func(*config)
 
-type config struct{ regOpts []registry.Option }
+type config struct {
+	regOpts []registry.Option
+	auth    string
+}
+
+// RequireAuthorization answers 401 with a Basic challenge to every request whose Authorization
+// header is not exactly header (e.g. "Basic cm9ib3Q6c2VjcmV0" or "Bearer token").
+func RequireAuthorization(header string) Option {
+	return func(c *config) { c.auth = header }
+}
 
 // WithReferrersAPI turns the registry's OCI referrers API on or off (default off: clients use
 // the referrers tag schema).
@@ -163,6 +173,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		backend: registry.New(cfg.regOpts...),
 		counts:  map[Kind]int{},
 		pageCap: 100,
+		auth:    cfg.auth,
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
@@ -344,6 +355,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"errors":[{"code":"%s","message":"injected fault"}]}`, errorCode(fault.Status))
 			return
 		}
+	}
+	if s.auth != "" && r.Header.Get("Authorization") != s.auth {
+		w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+		return
 	}
 	if k == TagList && listing != ListingRegistry {
 		s.serveTags(w, r, listing, pageCap)
