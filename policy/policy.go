@@ -60,9 +60,10 @@ type Spec struct {
 	Ignore []string
 }
 
-// SpecError is a Spec that cannot make a Policy. Field is the ferry.yaml key at fault
-// ("semver", "numerical", "alphabetical", "newestBuild", "digest", "prerelease", "allow",
-// "ignore[i]", or "policy" when kinds conflict).
+// SpecError is a Spec that cannot make a Policy. Field is the ferry.yaml key at fault, as a
+// path within the image entry: "policy.semver", "policy.numerical", "policy.alphabetical",
+// "policy.digest", "policy.prerelease", "tags.allow", "tags.ignore[i]", or "policy" when kinds
+// conflict (Value then lists them).
 type SpecError struct {
 	Field string
 	Value string
@@ -70,7 +71,7 @@ type SpecError struct {
 }
 
 func (e *SpecError) Error() string {
-	return fmt.Sprintf("policy %s %q: %v", e.Field, e.Value, e.Err)
+	return fmt.Sprintf("%s %q: %v", e.Field, e.Value, e.Err)
 }
 
 func (e *SpecError) Unwrap() error { return e.Err }
@@ -130,14 +131,14 @@ func New(s Spec) (*Policy, error) {
 		return nil, &SpecError{Field: "policy", Value: strings.Join(kinds, ", "), Err: ErrConflictingKinds}
 	}
 	if s.Prerelease && p.kind != KindSemver {
-		return nil, &SpecError{Field: "prerelease", Value: "true", Err: fmt.Errorf("only a semver policy has prereleases; remove it or use semver")}
+		return nil, &SpecError{Field: "policy.prerelease", Value: "true", Err: fmt.Errorf("only a semver policy has prereleases; remove it or use semver")}
 	}
 
 	switch p.kind {
 	case KindSemver:
 		c, err := semver.NewConstraint(p.spec.Semver)
 		if err != nil {
-			return nil, &SpecError{Field: "semver", Value: p.spec.Semver, Err: fmt.Errorf("not a semver constraint (e.g. \">=1.2.0 <2.0.0\", \"^1.4\", \"~2.1\"): %w", err)}
+			return nil, &SpecError{Field: "policy.semver", Value: p.spec.Semver, Err: fmt.Errorf("not a semver constraint (e.g. \">=1.2.0 <2.0.0\", \"^1.4\", \"~2.1\"): %w", err)}
 		}
 		p.constraint = c
 		pre := *c
@@ -149,38 +150,38 @@ func New(s Spec) (*Policy, error) {
 	case KindNumerical:
 		desc, err := parseOrder(s.Numerical)
 		if err != nil {
-			return nil, &SpecError{Field: "numerical", Value: s.Numerical, Err: err}
+			return nil, &SpecError{Field: "policy.numerical", Value: s.Numerical, Err: err}
 		}
 		p.desc = desc
 	case KindAlphabetical:
 		desc, err := parseOrder(s.Alphabetical)
 		if err != nil {
-			return nil, &SpecError{Field: "alphabetical", Value: s.Alphabetical, Err: err}
+			return nil, &SpecError{Field: "policy.alphabetical", Value: s.Alphabetical, Err: err}
 		}
 		p.desc = desc
 	case KindDigest:
 		if !validTag(s.Digest) {
-			return nil, &SpecError{Field: "digest", Value: s.Digest, Err: fmt.Errorf("not a tag name (letters, digits, _ . -, at most 128, not starting with . or -)")}
+			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("not a tag name (letters, digits, _ . -, at most 128, not starting with . or -)")}
 		}
 		if isSignatureTag(s.Digest) {
-			return nil, &SpecError{Field: "digest", Value: s.Digest, Err: fmt.Errorf("names a cosign signature tag, not an image tag")}
+			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("names a cosign signature tag, not an image tag")}
 		}
 	}
 
 	if s.Allow != "" {
 		re, err := regexp.Compile(s.Allow)
 		if err != nil {
-			return nil, &SpecError{Field: "allow", Value: s.Allow, Err: fmt.Errorf("not a Go regexp: %w", err)}
+			return nil, &SpecError{Field: "tags.allow", Value: s.Allow, Err: fmt.Errorf("not a Go regexp: %w", err)}
 		}
 		p.allow = re
 		p.versionIdx = re.SubexpIndex("version")
 	}
 	for i, g := range s.Ignore {
 		if g == "" {
-			return nil, &SpecError{Field: fmt.Sprintf("ignore[%d]", i), Value: g, Err: fmt.Errorf("empty glob")}
+			return nil, &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("empty glob")}
 		}
 		if _, err := path.Match(g, ""); err != nil {
-			return nil, &SpecError{Field: fmt.Sprintf("ignore[%d]", i), Value: g, Err: fmt.Errorf("not a glob (*, ?, [a-z]): %w", err)}
+			return nil, &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("not a glob (*, ?, [a-z]): %w", err)}
 		}
 		p.ignore = append(p.ignore, g)
 	}
@@ -188,7 +189,7 @@ func New(s Spec) (*Policy, error) {
 	if p.kind == KindDigest {
 		// The followed tag must survive the policy's own filters, or nothing could ever match.
 		if _, r := p.filter(s.Digest); r != nil {
-			return nil, &SpecError{Field: "digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", r.Reason, r.Detail)}
+			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", r.Reason, r.Detail)}
 		}
 	}
 	return p, nil

@@ -42,7 +42,6 @@ func reasons(r policy.Ranking) map[string]policy.Reason {
 type cands = []policy.Candidate
 
 func TestRank(t *testing.T) {
-	type c = policy.Candidate
 	const (
 		sig  = policy.ReasonSignatureTag
 		nf   = policy.ReasonNotFollowed
@@ -397,20 +396,20 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{name: "two kinds", spec: policy.Spec{Semver: "*", Numerical: "asc"}, field: "policy", is: policy.ErrConflictingKinds},
 		{name: "three kinds", spec: policy.Spec{Alphabetical: "asc", NewestBuild: true, Digest: "main"}, field: "policy", is: policy.ErrConflictingKinds},
-		{name: "bad constraint", spec: policy.Spec{Semver: ">=banana"}, field: "semver"},
-		{name: "constraint too long", spec: policy.Spec{Semver: strings.Repeat("1", 600)}, field: "semver"},
-		{name: "bad numerical order", spec: policy.Spec{Numerical: "up"}, field: "numerical"},
-		{name: "uppercase order", spec: policy.Spec{Alphabetical: "ASC"}, field: "alphabetical"},
-		{name: "prerelease on numerical", spec: policy.Spec{Numerical: "asc", Prerelease: true}, field: "prerelease"},
-		{name: "bad regexp", spec: policy.Spec{Allow: "(unclosed"}, field: "allow"},
-		{name: "bad glob", spec: policy.Spec{Ignore: []string{"ok", "[a-"}}, field: "ignore[1]"},
-		{name: "empty glob", spec: policy.Spec{Ignore: []string{""}}, field: "ignore[0]"},
-		{name: "digest not a tag", spec: policy.Spec{Digest: "-main"}, field: "digest"},
-		{name: "digest too long", spec: policy.Spec{Digest: strings.Repeat("a", 129)}, field: "digest"},
-		{name: "digest with a slash", spec: policy.Spec{Digest: "feature/x"}, field: "digest"},
-		{name: "digest names a signature tag", spec: policy.Spec{Digest: "sha256-" + hex64 + ".sig"}, field: "digest"},
-		{name: "digest excluded by ignore", spec: policy.Spec{Digest: "main", Ignore: []string{"ma*"}}, field: "digest"},
-		{name: "digest excluded by allow", spec: policy.Spec{Digest: "main", Allow: "^v"}, field: "digest"},
+		{name: "bad constraint", spec: policy.Spec{Semver: ">=banana"}, field: "policy.semver"},
+		{name: "constraint too long", spec: policy.Spec{Semver: strings.Repeat("1", 600)}, field: "policy.semver"},
+		{name: "bad numerical order", spec: policy.Spec{Numerical: "up"}, field: "policy.numerical"},
+		{name: "uppercase order", spec: policy.Spec{Alphabetical: "ASC"}, field: "policy.alphabetical"},
+		{name: "prerelease on numerical", spec: policy.Spec{Numerical: "asc", Prerelease: true}, field: "policy.prerelease"},
+		{name: "bad regexp", spec: policy.Spec{Allow: "(unclosed"}, field: "tags.allow"},
+		{name: "bad glob", spec: policy.Spec{Ignore: []string{"ok", "[a-"}}, field: "tags.ignore[1]"},
+		{name: "empty glob", spec: policy.Spec{Ignore: []string{""}}, field: "tags.ignore[0]"},
+		{name: "digest not a tag", spec: policy.Spec{Digest: "-main"}, field: "policy.digest"},
+		{name: "digest too long", spec: policy.Spec{Digest: strings.Repeat("a", 129)}, field: "policy.digest"},
+		{name: "digest with a slash", spec: policy.Spec{Digest: "feature/x"}, field: "policy.digest"},
+		{name: "digest names a signature tag", spec: policy.Spec{Digest: "sha256-" + hex64 + ".sig"}, field: "policy.digest"},
+		{name: "digest excluded by ignore", spec: policy.Spec{Digest: "main", Ignore: []string{"ma*"}}, field: "policy.digest"},
+		{name: "digest excluded by allow", spec: policy.Spec{Digest: "main", Allow: "^v"}, field: "policy.digest"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -184,12 +184,13 @@ func (p *Policy) evaluate(tag string, created map[string]time.Time, filters, wit
 	k := key{tag: tag, version: version}
 	switch p.kind {
 	case KindSemver:
-		v, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v"))
+		bare := strings.TrimPrefix(version, "v")
+		v, err := semver.StrictNewVersion(bare)
 		if err != nil {
 			return reject(ReasonUnparsable, "%q is not a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], with or without v: %v", version, err)
 		}
 		k.sv = v
-		k.version = v.String()
+		k.version = bare // strict parsing: the input is already the canonical form
 		if filters && !p.constraint.Check(v) {
 			if v.Prerelease() != "" && p.withPre.Check(v) {
 				return reject(ReasonPrerelease, "%s is a prerelease; set prerelease to include prereleases", k.version)
