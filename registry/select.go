@@ -15,9 +15,10 @@ import (
 	"github.com/ferryhq/ferry/policy"
 )
 
-// Verifier verifies the image at one digest. It returns a *RefusalError when the image does
-// not verify; any other error is treated as a refusal too (fail closed).
-type Verifier interface {
+// DigestVerifier verifies the image at one digest (the cosign *Verifier does). It returns a
+// *RefusalError when the image does not verify; any other error is treated as a refusal too
+// (fail closed).
+type DigestVerifier interface {
 	Verify(ctx context.Context, ref name.Digest) (*Verification, error)
 }
 
@@ -29,7 +30,7 @@ type SelectOptions struct {
 	Policy *policy.Policy
 	// Verifier verifies each candidate; nil means no verification (ferry tags without verify
 	// flags). Callers that deploy what they select always pass one.
-	Verifier Verifier
+	Verifier DigestVerifier
 	// Platforms the chosen image must serve, each os/arch[/variant].
 	Platforms []string
 	// Concurrency bounds the created-time lookups of a newest-build policy (default 8).
@@ -207,7 +208,7 @@ func (c *Client) Select(ctx context.Context, o SelectOptions) (*Selection, error
 
 // check examines one digest: platforms first (cheap, cached), then the signature. It returns the
 // Chosen (without its tag) or why the digest is refused; the error is only a cancelled context.
-func (c *Client) check(ctx context.Context, repo name.Repository, dgst string, required []string, v Verifier) (*Chosen, *Candidate, error) {
+func (c *Client) check(ctx context.Context, repo name.Repository, dgst string, required []string, v DigestVerifier) (*Chosen, *Candidate, error) {
 	refuse := func(reason, detail string) (*Chosen, *Candidate, error) {
 		return nil, &Candidate{Digest: dgst, Reason: reason, Detail: detail}, nil
 	}

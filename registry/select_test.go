@@ -50,7 +50,7 @@ func (v *fakeVerifier) Verify(_ context.Context, ref name.Digest) (*registry.Ver
 	return nil, &registry.RefusalError{Image: ref.String(), Digest: d, Reason: reason, Detail: detail}
 }
 
-var _ registry.Verifier = (*fakeVerifier)(nil)
+var _ registry.DigestVerifier = (*fakeVerifier)(nil)
 
 func mustPolicy(t testing.TB, s policy.Spec) *policy.Policy {
 	t.Helper()

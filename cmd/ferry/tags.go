@@ -21,7 +21,7 @@ import (
 // verify flag was given: `ferry tags` then does not verify (DESIGN.md, "Commands, exactly").
 var (
 	tagsVerifyFlags = func() []cli.Flag { return nil }
-	tagsVerifier    = func(c *cli.Context, client *registry.Client) (registry.Verifier, error) { return nil, nil }
+	tagsVerifier    = func(c *cli.Context, client *registry.Client) (registry.DigestVerifier, error) { return nil, nil }
 )
 
 func tagsCommand() *cli.Command {

@@ -57,7 +57,7 @@ func TestTagsCommand(t *testing.T) {
 	t.Run("text with platforms and the verifier hook", func(t *testing.T) {
 		old := tagsVerifier
 		t.Cleanup(func() { tagsVerifier = old })
-		tagsVerifier = func(*cli.Context, *registry.Client) (registry.Verifier, error) {
+		tagsVerifier = func(*cli.Context, *registry.Client) (registry.DigestVerifier, error) {
 			return signedOnly{d1: true, d2: true, d3: true}, nil
 		}
 		code, out, errOut := runCLI(t, "tags", repo, "--ignore", "latest", "--platform", "linux/arm64/v8", "--cache-dir", t.TempDir())
@@ -85,7 +85,7 @@ func TestTagsCommand(t *testing.T) {
 	t.Run("nothing qualifies: exit 1 with the reasons", func(t *testing.T) {
 		old := tagsVerifier
 		t.Cleanup(func() { tagsVerifier = old })
-		tagsVerifier = func(*cli.Context, *registry.Client) (registry.Verifier, error) { return signedOnly{}, nil }
+		tagsVerifier = func(*cli.Context, *registry.Client) (registry.DigestVerifier, error) { return signedOnly{}, nil }
 		code, out, errOut := runCLI(t, "tags", repo, "--semver", "^1", "--cache-dir", t.TempDir(), "-o", "json")
 		if code != exitError {
 			t.Fatalf("exit %d, want %d", code, exitError)
