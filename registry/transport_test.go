@@ -316,3 +316,33 @@ func TestTokenEnv(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestsPerSecondBudget(t *testing.T) {
+	c, err := New(WithoutCache(), WithHosts(Host{Name: "slow.example", RequestsPerSecond: 2.5}, Host{Name: "Docker.io", RequestsPerSecond: 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host      string
+		wantLimit float64 // 0: unlimited
+		wantBurst int
+	}{
+		{"slow.example", 2.5, 2},
+		{"index.docker.io", 10, 10},
+		{"fast.example", 0, 0},
+	}
+	for _, tc := range tests {
+		st := c.rt.hostState(tc.host)
+		var got float64
+		var burst int
+		if st.limiter != nil {
+			got, burst = float64(st.limiter.Limit()), st.limiter.Burst()
+		}
+		if got != tc.wantLimit || burst != tc.wantBurst {
+			t.Errorf("%s: limit %v burst %d, want %v and %d", tc.host, got, burst, tc.wantLimit, tc.wantBurst)
+		}
+		if cap(st.sem) != defaultConcurrency {
+			t.Errorf("%s: concurrency %d, want %d", tc.host, cap(st.sem), defaultConcurrency)
+		}
+	}
+}
