@@ -82,17 +82,13 @@ func newDecoder(file string) *decoder {
 	return &decoder{file: file, lines: map[string]int{}, budget: maxNodes, bad: map[string]bool{}}
 }
 
+// errorf records a decoding error and marks path bad, so that validation says nothing more
+// about it.
 func (d *decoder) errorf(line int, path, format string, args ...any) {
 	d.bad[path] = true
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-// wrapf records an error carrying err (whose text is appended after ": ").
-func (d *decoder) wrapf(line int, path string, err error, format string, args ...any) {
-	d.bad[path] = true
-	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
-	d.errs = append(d.errs, &Error{File: d.file, Line: line, Path: path, Msg: msg, Err: err})
-}
 
 // isBad reports whether path or one of its ancestors already has an error, so that one
 // mistake is reported once.
@@ -180,6 +176,10 @@ func (d *decoder) syntaxError(err error) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
+		if strings.HasPrefix(m[2], "did not find expected") {
+			// yaml.v3 reports parser errors at the 0-based line of the unclosed construct.
+			n++
+		}
 		d.errs = append(d.errs, &Error{File: d.file, Line: n, Msg: "invalid YAML: " + m[2], Err: err})
 		return
 	}

@@ -23,7 +23,7 @@ func (v *validator) fail(path, format string, args ...any) {
 	if v.isBad(path) {
 		return
 	}
-	v.errorf(v.line(path), path, format, args...)
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // failErr records an error at path carrying err.
@@ -31,7 +31,8 @@ func (v *validator) failErr(path string, err error, format string, args ...any) 
 	if v.isBad(path) {
 		return
 	}
-	v.wrapf(v.line(path), path, err, format, args...)
+	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(path), Path: path, Msg: msg, Err: err})
 }
 
 // required reports a missing (or empty) key; true when the value is there.
@@ -302,6 +303,7 @@ func (v *validator) registries() {
 func (v *validator) environments() {
 	envs := v.cfg.Environments
 	names := map[string]int{} // name → index
+	pathOK := make([]bool, len(envs))
 	for i := range envs {
 		e := &envs[i]
 		p := fmt.Sprintf("environments[%d]", i)
@@ -321,6 +323,7 @@ func (v *validator) environments() {
 		}
 		if v.repoPath(p+".path", e.Path, "environment path") {
 			e.Path = path.Clean(e.Path)
+			pathOK[i] = true
 		}
 		switch e.Write {
 		case WriteCommit, WritePullRequest:
@@ -356,7 +359,7 @@ func (v *validator) environments() {
 		}
 	}
 	v.cycles(names)
-	v.overlaps()
+	v.overlaps(pathOK)
 }
 
 func (v *validator) envNames() string {
@@ -429,25 +432,31 @@ func (v *validator) cycles(names map[string]int) {
 	}
 }
 
-// overlaps reports an environment path inside (or equal to) another's.
-func (v *validator) overlaps() {
+// overlaps reports an environment path equal to an earlier one's, or inside another's.
+func (v *validator) overlaps(ok []bool) {
 	envs := v.cfg.Environments
+	first := map[string]int{} // path → first environment with it
 	for i := range envs {
+		if !ok[i] {
+			continue
+		}
+		if j, dup := first[envs[i].Path]; dup {
+			v.fail(fmt.Sprintf("environments[%d].path", i), "%s is also the path of environment %q (line %d); each environment needs its own directory",
+				envs[i].Path, envs[j].Name, envs[j].Line)
+			continue
+		}
+		first[envs[i].Path] = i
+	}
+	for i := range envs {
+		if !ok[i] || first[envs[i].Path] != i {
+			continue
+		}
 		for j := range envs {
-			if i == j || envs[i].Path == "" || envs[j].Path == "" {
+			if j == i || !ok[j] || first[envs[j].Path] != j || !within(envs[i].Path, envs[j].Path) {
 				continue
 			}
-			a, b := envs[i].Path, envs[j].Path
-			pi, pj := fmt.Sprintf("environments[%d].path", i), fmt.Sprintf("environments[%d].path", j)
-			if v.isBad(pi) || v.isBad(pj) {
-				continue
-			}
-			switch {
-			case a == b && i > j:
-				v.fail(pi, "%s is also the path of environment %q (line %d); each environment needs its own directory", a, envs[j].Name, v.line(pj))
-			case a != b && within(a, b):
-				v.fail(pi, "%s is inside environment %q's path %s (line %d); environment paths must not nest", a, envs[j].Name, b, v.line(pj))
-			}
+			v.fail(fmt.Sprintf("environments[%d].path", i), "%s is inside environment %q's path %s (line %d); environment paths must not nest",
+				envs[i].Path, envs[j].Name, envs[j].Path, envs[j].Line)
 		}
 	}
 }
