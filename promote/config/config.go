@@ -13,29 +13,29 @@ type Config struct {
 	// File is the name the config was loaded from, as given to Load or Parse; messages start
 	// with it.
 	File         string        `yaml:"-"`
-	Images       []Image       `yaml:"images"`
-	Registries   []Registry    `yaml:"registries"`
-	Environments []Environment `yaml:"environments"`
-	Git          Git           `yaml:"git"`
+	Images       []Image       `yaml:"images,omitempty"`
+	Registries   []Registry    `yaml:"registries,omitempty"`
+	Environments []Environment `yaml:"environments,omitempty"`
+	Git          Git           `yaml:"git,omitempty"`
 }
 
 // Image is one image ferry moves.
 type Image struct {
 	// Name is used in $ferry markers, messages, PR branches (ferry/<env>/<name>) and status.
-	Name string `yaml:"name"`
+	Name string `yaml:"name,omitempty"`
 	// Repository is the image repository as written (e.g. ghcr.io/acme/api or nginx).
-	Repository string   `yaml:"repository"`
-	Policy     Policy   `yaml:"policy"`
-	Tags       Tags     `yaml:"tags"`
-	Platforms  []string `yaml:"platforms"`
+	Repository string   `yaml:"repository,omitempty"`
+	Policy     Policy   `yaml:"policy,omitempty"`
+	Tags       Tags     `yaml:"tags,omitempty"`
+	Platforms  []string `yaml:"platforms,omitempty"`
 	// Verify lists the ways the image may verify; any one entry that verifies is enough.
-	Verify             []VerifyEntry `yaml:"verify"`
-	InsecureSkipVerify bool          `yaml:"insecureSkipVerify"`
+	Verify             []VerifyEntry `yaml:"verify,omitempty"`
+	InsecureSkipVerify bool          `yaml:"insecureSkipVerify,omitempty"`
 	// Pin decides what is written; default PinTagDigest.
-	Pin Pin `yaml:"pin"`
+	Pin Pin `yaml:"pin,omitempty"`
 	// Markers are Flux $imagepolicy names ("namespace:name") that also mean this image.
-	Markers []string `yaml:"markers"`
-	Fields  []Field  `yaml:"fields"`
+	Markers []string `yaml:"markers,omitempty"`
+	Fields  []Field  `yaml:"fields,omitempty"`
 	// Line is where the image's entry starts in the file.
 	Line int `yaml:"-"`
 }
@@ -54,17 +54,17 @@ func (i *Image) NormalizedRepository() string {
 // Numerical, Alphabetical, NewestBuild or Digest.
 type Policy struct {
 	// Semver is a Masterminds semver constraint, e.g. ">=1.2.0 <2.0.0".
-	Semver string `yaml:"semver"`
+	Semver string `yaml:"semver,omitempty"`
 	// Numerical orders tags as numbers, asc (highest wins) or desc (lowest wins).
-	Numerical Order `yaml:"numerical"`
+	Numerical Order `yaml:"numerical,omitempty"`
 	// Alphabetical orders tags as strings, asc (last wins) or desc (first wins).
-	Alphabetical Order `yaml:"alphabetical"`
+	Alphabetical Order `yaml:"alphabetical,omitempty"`
 	// NewestBuild orders tags by the image's creation time.
-	NewestBuild *NewestBuild `yaml:"newestBuild"`
+	NewestBuild *NewestBuild `yaml:"newestBuild,omitempty"`
 	// Digest follows one mutable tag (e.g. latest) and pins whatever digest it points at.
-	Digest string `yaml:"digest"`
+	Digest string `yaml:"digest,omitempty"`
 	// Prerelease admits semver pre-release versions (semver only).
-	Prerelease bool `yaml:"prerelease"`
+	Prerelease bool `yaml:"prerelease,omitempty"`
 }
 
 // NewestBuild is the newestBuild policy kind; it has no options yet.
@@ -112,33 +112,33 @@ const (
 type Tags struct {
 	// Allow is a regular expression a tag must match; its named group "version", when present,
 	// is the part that is ordered.
-	Allow string `yaml:"allow"`
+	Allow string `yaml:"allow,omitempty"`
 	// Ignore lists path.Match globs; a tag matching any of them is never picked.
-	Ignore []string `yaml:"ignore"`
+	Ignore []string `yaml:"ignore,omitempty"`
 }
 
 // VerifyEntry is one way an image may verify. Exactly one of Key and Keyless is set.
 type VerifyEntry struct {
 	// Key is a cosign public key: a path in the repo or env://VAR.
-	Key string `yaml:"key"`
+	Key string `yaml:"key,omitempty"`
 	// RequireTlog makes a transparency-log entry mandatory for a key signature.
-	RequireTlog bool     `yaml:"requireTlog"`
-	Keyless     *Keyless `yaml:"keyless"`
+	RequireTlog bool     `yaml:"requireTlog,omitempty"`
+	Keyless     *Keyless `yaml:"keyless,omitempty"`
 	Line        int      `yaml:"-"`
 }
 
 // Keyless is a certificate identity check. One of Issuer and IssuerRegexp is set, and one of
 // Identity and IdentityRegexp.
 type Keyless struct {
-	Issuer         string `yaml:"issuer"`
-	IssuerRegexp   string `yaml:"issuerRegexp"`
-	Identity       string `yaml:"identity"`
-	IdentityRegexp string `yaml:"identityRegexp"`
+	Issuer         string `yaml:"issuer,omitempty"`
+	IssuerRegexp   string `yaml:"issuerRegexp,omitempty"`
+	Identity       string `yaml:"identity,omitempty"`
+	IdentityRegexp string `yaml:"identityRegexp,omitempty"`
 	// TrustedRoot is a Sigstore trusted_root.json path in the repo; empty means the Sigstore
 	// public-good root.
-	TrustedRoot        string `yaml:"trustedRoot"`
-	InsecureIgnoreTlog bool   `yaml:"insecureIgnoreTlog"`
-	InsecureIgnoreSCT  bool   `yaml:"insecureIgnoreSCT"`
+	TrustedRoot        string `yaml:"trustedRoot,omitempty"`
+	InsecureIgnoreTlog bool   `yaml:"insecureIgnoreTlog,omitempty"`
+	InsecureIgnoreSCT  bool   `yaml:"insecureIgnoreSCT,omitempty"`
 }
 
 // Pin is what is written for a picked image.
@@ -154,13 +154,13 @@ const (
 // Field is an explicit field path in YAML files for layouts the built-in rules miss.
 type Field struct {
 	// Path is a dotted path of mapping keys, e.g. app.release.version.
-	Path string `yaml:"path"`
+	Path string `yaml:"path,omitempty"`
 	// Part is what the field holds; default PartRef.
-	Part Part `yaml:"part"`
+	Part Part `yaml:"part,omitempty"`
 	// Files is a path.Match glob of the files the field is looked for in; empty means every
 	// YAML file under the environment's path. A glob without "/" matches the base name, one
 	// with "/" the path relative to the environment's path.
-	Files string `yaml:"files"`
+	Files string `yaml:"files,omitempty"`
 	Line  int    `yaml:"-"`
 }
 
@@ -178,15 +178,15 @@ const (
 // Registry holds per-host registry settings.
 type Registry struct {
 	// Host is a registry host with an optional port, e.g. registry.internal:5000.
-	Host string `yaml:"host"`
+	Host string `yaml:"host,omitempty"`
 	// Insecure allows plain HTTP (loopback hosts are always allowed it).
-	Insecure bool `yaml:"insecure"`
+	Insecure bool `yaml:"insecure,omitempty"`
 	// TokenEnv names an environment variable holding a bearer/basic token.
-	TokenEnv string `yaml:"tokenEnv"`
+	TokenEnv string `yaml:"tokenEnv,omitempty"`
 	// RequestsPerSecond limits requests to the host; 0 means no limit.
-	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	RequestsPerSecond float64 `yaml:"requestsPerSecond,omitempty"`
 	// ImmutableTags trusts a tag seen once never to move.
-	ImmutableTags bool `yaml:"immutableTags"`
+	ImmutableTags bool `yaml:"immutableTags,omitempty"`
 	Line          int  `yaml:"-"`
 }
 
@@ -196,16 +196,16 @@ const SourceRegistry = "registry"
 // Environment is one stage images move through.
 type Environment struct {
 	// Name is used in messages, PR branches and trailers; a valid branch name component.
-	Name string `yaml:"name"`
+	Name string `yaml:"name,omitempty"`
 	// Path is the environment's directory, relative to the repo root and cleaned.
-	Path string `yaml:"path"`
+	Path string `yaml:"path,omitempty"`
 	// Source is SourceRegistry or the name of the environment whose images this one gets.
-	Source string `yaml:"source"`
-	Write  Write  `yaml:"write"`
-	Gates  Gates  `yaml:"gates"`
+	Source string `yaml:"source,omitempty"`
+	Write  Write  `yaml:"write,omitempty"`
+	Gates  Gates  `yaml:"gates,omitempty"`
 	// PullRequest is the effective pull-request settings: the environment's own keys merged over
 	// git.pullRequest.
-	PullRequest PullRequest `yaml:"pullRequest"`
+	PullRequest PullRequest `yaml:"pullRequest,omitempty"`
 	Line        int         `yaml:"-"`
 }
 
@@ -225,21 +225,21 @@ const (
 // Gates hold an environment back.
 type Gates struct {
 	// Soak is how long a version must have been in the source environment; 0 means no gate.
-	Soak time.Duration `yaml:"soak"`
+	Soak time.Duration `yaml:"soak,omitempty"`
 }
 
 // Git holds how ferry commits.
 type Git struct {
 	// Branch is the target branch; default "main".
-	Branch string `yaml:"branch"`
+	Branch string `yaml:"branch,omitempty"`
 	// Author defaults to DefaultAuthor.
-	Author Person `yaml:"author"`
+	Author Person `yaml:"author,omitempty"`
 	// Committer defaults to Author.
-	Committer Person `yaml:"committer"`
+	Committer Person `yaml:"committer,omitempty"`
 	// CommitMessage is a text/template (see TemplateData); default DefaultCommitMessage.
-	CommitMessage string      `yaml:"commitMessage"`
-	SigningKey    *SigningKey `yaml:"signingKey"`
-	PullRequest   PullRequest `yaml:"pullRequest"`
+	CommitMessage string      `yaml:"commitMessage,omitempty"`
+	SigningKey    *SigningKey `yaml:"signingKey,omitempty"`
+	PullRequest   PullRequest `yaml:"pullRequest,omitempty"`
 }
 
 // Person is a Git identity, written "Name <email>".
@@ -278,25 +278,26 @@ func (p *Person) UnmarshalText(b []byte) error {
 // SigningKey signs ferry's commits. Exactly one of GPG and SSH is set, each a path in the repo
 // or env://VAR.
 type SigningKey struct {
-	GPG string `yaml:"gpg"`
-	SSH string `yaml:"ssh"`
+	GPG  string `yaml:"gpg,omitempty"`
+	SSH  string `yaml:"ssh,omitempty"`
+	Line int    `yaml:"-"`
 }
 
 // PullRequest holds pull-request settings, globally (git.pullRequest) or per environment.
 type PullRequest struct {
 	// Provider is github, gitlab or gitea; "" means inferred from the remote's host.
-	Provider Provider `yaml:"provider"`
+	Provider Provider `yaml:"provider,omitempty"`
 	// URL is the forge's API base URL (GitHub Enterprise, self-managed GitLab, Gitea).
-	URL string `yaml:"url"`
+	URL string `yaml:"url,omitempty"`
 	// Title is a text/template; default DefaultTitle.
-	Title string `yaml:"title"`
+	Title string `yaml:"title,omitempty"`
 	// Body is a text/template; "" means DefaultBody, the change table.
-	Body      string   `yaml:"body"`
-	Labels    []string `yaml:"labels"`
-	Reviewers []string `yaml:"reviewers"`
-	Assignees []string `yaml:"assignees"`
-	Draft     bool     `yaml:"draft"`
-	AutoMerge bool     `yaml:"autoMerge"`
+	Body      string   `yaml:"body,omitempty"`
+	Labels    []string `yaml:"labels,omitempty"`
+	Reviewers []string `yaml:"reviewers,omitempty"`
+	Assignees []string `yaml:"assignees,omitempty"`
+	Draft     bool     `yaml:"draft,omitempty"`
+	AutoMerge bool     `yaml:"autoMerge,omitempty"`
 }
 
 // Provider is a forge kind.

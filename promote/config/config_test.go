@@ -26,7 +26,6 @@ func TestLoadFull(t *testing.T) {
 		Title:     "Promote {{ .Source }} to {{ .Environment }}",
 		Body:      DefaultBody,
 		Labels:    []string{"promotion"},
-		Reviewers: []string{},
 		Assignees: []string{"octocat"},
 		AutoMerge: true,
 	}
@@ -95,7 +94,7 @@ func TestLoadFull(t *testing.T) {
 			{Host: "quay.io", RequestsPerSecond: 2.5, ImmutableTags: true, Line: 58},
 		},
 		Environments: []Environment{
-			{Name: "dev", Path: "envs/dev", Source: SourceRegistry, Write: WriteCommit, PullRequest: globalPR, Line: 63},
+			{Name: "dev", Path: "envs/dev", Source: SourceRegistry, Write: WriteCommit, Line: 63},
 			{Name: "staging", Path: "envs/staging", Source: "dev", Write: WritePullRequest, PullRequest: globalPR, Line: 67},
 			{Name: "prod", Path: "envs/prod", Source: "staging", Write: WritePullRequest, Gates: Gates{Soak: 24 * time.Hour}, PullRequest: prodPR, Line: 71},
 		},
@@ -104,7 +103,7 @@ func TestLoadFull(t *testing.T) {
 			Author:        Person{Name: "ferry", Email: "ferry@users.noreply.example"},
 			Committer:     Person{Name: "Release Bot", Email: "release@example.com"},
 			CommitMessage: "{{ .Environment }}: {{ range .Changes }}{{ .Image }} {{ .From }} -> {{ .To }} {{ end }}",
-			SigningKey:    &SigningKey{GPG: "env://FERRY_GPG_KEY"},
+			SigningKey:    &SigningKey{GPG: "env://FERRY_GPG_KEY", Line: 84},
 			PullRequest:   globalPR,
 		},
 	}
@@ -140,7 +139,7 @@ environments:
 			Line:   3,
 		}},
 		Environments: []Environment{
-			{Name: "dev", Path: "envs/dev", Source: "registry", Write: WriteCommit, PullRequest: defaultPR, Line: 9},
+			{Name: "dev", Path: "envs/dev", Source: "registry", Write: WriteCommit, Line: 9},
 			{Name: "prod", Path: "envs/prod", Source: "dev", Write: WritePullRequest, PullRequest: prodPR, Line: 10},
 		},
 		Git: Git{

@@ -89,7 +89,6 @@ func (d *decoder) errorf(line int, path, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-
 // isBad reports whether path or one of its ancestors already has an error, so that one
 // mistake is reported once.
 func (d *decoder) isBad(path string) bool {
@@ -312,6 +311,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(n.Line, path, "want a list, got %s", describe(n))
 			return
 		}
+		if len(n.Content) == 0 {
+			return // an empty list is nil; the key's presence is still recorded
+		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", path, i)
@@ -438,7 +440,7 @@ func fieldsOf(t reflect.Type) *structFields {
 	f := &structFields{index: map[string]int{}, line: -1}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
-		tag := sf.Tag.Get("yaml")
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
 		if tag == "-" {
 			if sf.Name == "Line" && sf.Type.Kind() == reflect.Int {
 				f.line = i

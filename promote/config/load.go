@@ -80,6 +80,9 @@ func applyDefaults(cfg *Config, d *decoder) {
 	prFields := fieldsOf(reflect.TypeOf(PullRequest{}))
 	for i := range cfg.Environments {
 		env := &cfg.Environments[i]
+		if env.Write != WritePullRequest {
+			continue // pull-request settings mean nothing to a commit environment
+		}
 		base := reflect.ValueOf(g.PullRequest)
 		own := reflect.ValueOf(&env.PullRequest).Elem()
 		prefix := fmt.Sprintf("environments[%d].pullRequest.", i)

@@ -112,8 +112,9 @@ func (c *Config) Downstream(envName string) []Environment {
 	return out
 }
 
-// Ordered returns the environments in promotion order: every environment after its source,
-// otherwise in file order (dev, staging, prod). A loaded Config has no cycles.
+// Ordered returns the environments in promotion order: every environment after its source;
+// among those whose source is already placed, the one earliest in the file goes first. A
+// loaded Config has no cycles.
 func (c *Config) Ordered() []Environment {
 	out := make([]Environment, 0, len(c.Environments))
 	done := make([]bool, len(c.Environments))
@@ -124,6 +125,7 @@ func (c *Config) Ordered() []Environment {
 			if !done[i] && placed[e.Source] {
 				out = append(out, e)
 				done[i], placed[e.Name], progress = true, true, true
+				break // rescan: the earliest ready environment in the file goes next
 			}
 		}
 		if !progress { // only a hand-built Config with a cycle or a dangling source gets here
