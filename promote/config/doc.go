@@ -18,10 +18,15 @@
 // roots and environment directories exist) is checked separately by [Config.CheckFiles], so that
 // the pipeline can load a config before it has a checkout.
 //
-// Defaults are applied in one place after decoding (see [defaultPin] and the other default
-// constants): pin tag+digest, git.branch main, the author "ferry
-// <ferry@users.noreply.github.com>", the committer equal to the author, a commit message and a
-// pull-request title template, and per-environment pullRequest keys merged over git.pullRequest.
+// Defaults are applied in one place after validation: pin tag+digest, fields[].part ref,
+// git.branch [DefaultBranch], git.author [DefaultAuthor], the committer equal to the author,
+// git.commitMessage [DefaultCommitMessage], pullRequest.title [DefaultTitle] and body
+// [DefaultBody], and, for write: pull-request environments, their own pullRequest keys merged
+// key by key over git.pullRequest (lists replace). write: commit environments get no
+// pull-request settings.
+//
+// Templates see [TemplateData]; render them with [Config.RenderCommitMessage],
+// [Environment.RenderTitle] and [Environment.RenderBody].
 //
 // Values of the form env://VAR (keys, signing keys) are kept as references: only their syntax is
 // checked here; the pipeline reads the variable when it needs the value, so secrets never sit in
