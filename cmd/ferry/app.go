@@ -75,6 +75,7 @@ Examples:
 		Commands: []*cli.Command{
 			versionCommand(),
 			tagsCommand(),
+			lintCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
