@@ -13,18 +13,18 @@ import (
 // fileCtx applies the rules to one parsed file. In find mode it records what the file holds;
 // otherwise it plans edits.
 type fileCtx struct {
-	r       *run
-	f       *yfile
-	kust    bool
+	r    *run
+	f    *yfile
+	kust bool
 	// markersOnly: the file is covered by a kustomization, so only markers and explicit
 	// fields report values (Find).
 	markersOnly bool
-	claimed map[*yaml.Node]bool // fields a marker or an explicit field decided
-	done    map[*yaml.Node]bool // fields already edited or reported
-	edits   []edit
-	changes []Change
-	refs    []Ref
-	err     error
+	claimed     map[*yaml.Node]bool // fields a marker or an explicit field decided
+	done        map[*yaml.Node]bool // fields already edited or reported
+	edits       []edit
+	changes     []Change
+	refs        []Ref
+	err         error
 }
 
 func newFileCtx(r *run, f *yfile, kust bool) *fileCtx {
@@ -425,6 +425,9 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 		curTag, curDigest = t, d
 	}
 	if fc.r.find {
+		if fc.claimed[repoN] || tagN != nil && fc.claimed[tagN] {
+			return // the markers report it
+		}
 		line := repoN.Line
 		if tagN != nil {
 			line = tagN.Line
