@@ -265,6 +265,7 @@ func (r *run) parse(p string, force bool) (*yfile, error) {
 	}
 	mentions := r.screen(data)
 	if !force && !mentions {
+		delete(r.data, p) // keep memory flat over large trees
 		return nil, nil
 	}
 	f, err := parseYAML(p, data)
@@ -348,7 +349,17 @@ func (r *run) wantsFields(base string) bool {
 // load parses an in-path file if any rule may apply to it; nil means skip.
 func (r *run) load(p string) (*fileCtx, error) {
 	kust := isKustomization(p)
-	f, err := r.parse(p, kust || r.wantsFields(path.Base(p)))
+	force := r.wantsFields(path.Base(p))
+	if kust {
+		// A kustomization matters if it mentions an image, or if a resource may lie outside
+		// the path (only a relative path with ".." can): then it may need a new entry.
+		data, err := r.read(p)
+		if err != nil {
+			return nil, err
+		}
+		force = force || r.find || bytes.Contains(data, []byte(".."))
+	}
+	f, err := r.parse(p, force)
 	if err != nil || f == nil {
 		return nil, err
 	}
