@@ -367,7 +367,15 @@ func (r *run) overlayEntries(fc *fileCtx, k *kust) {
 			return
 		}
 		indent := strings.Repeat(" ", k.root.Content[0].Column-1)
-		lines, st := blockLines(indent, indent+"  ")
+		dash := indent
+		// Indent the new list as the file indents its other lists (resources:).
+		for j := 1; j < len(k.root.Content); j += 2 {
+			if v := k.root.Content[j]; v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+				dash = strings.Repeat(" ", v.Column-1)
+				break
+			}
+		}
+		lines, st := blockLines(dash, dash+"  ")
 		lines = append([]string{indent + "images:"}, lines...)
 		firstLine = fc.insertLines(end, lines) + 1
 		starts = st

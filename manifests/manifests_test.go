@@ -299,10 +299,19 @@ func TestKustomizeBuild(t *testing.T) {
 			[]string{"image: ghcr.io/acme/nginx:1.27.0", "image: busybox@" + digestB}},
 		{"kustomize-entries", ".", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}},
 			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: nginx:1.25.0"}},
+		// The tree `make demo` uses.
+		{"examples/demo", "envs/dev", []manifests.Image{
+			{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"},
+			{Repository: "ghcr.io/acme/worker", Tag: "1.0.0", Markers: []string{"worker"}},
+		}, []string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: nginx:1.27", "image: ghcr.io/acme/worker:1.0.0"}},
 	} {
 		t.Run(tc.tree, func(t *testing.T) {
 			tmp := t.TempDir()
-			copyTree(t, filepath.Join("..", "testdata", "manifests", tc.tree, "original"), tmp)
+			src := filepath.Join("..", "testdata", "manifests", tc.tree, "original")
+			if strings.HasPrefix(tc.tree, "examples/") {
+				src = filepath.Join("..", tc.tree)
+			}
+			copyTree(t, src, tmp)
 			e, err := manifests.Plan(manifests.Options{FS: os.DirFS(tmp), Path: tc.path, Images: tc.images})
 			if err != nil {
 				t.Fatal(err)
