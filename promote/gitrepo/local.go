@@ -160,7 +160,7 @@ func (r *Repo) updateWorktree(base, c *object.Commit, ch *Change) string {
 			return "working tree left alone: the index is a sparse index"
 		}
 		if _, ok := want[e.Name]; ok {
-			if want[e.Name] != nil || e.Stage != index.Merged {
+			if want[e.Name] != nil || e.Stage != 0 { // index.Merged is 1 in go-git; git's merged stage is 0
 				return fmt.Sprintf("working tree left alone: %s has merge conflicts", e.Name)
 			}
 			want[e.Name] = e

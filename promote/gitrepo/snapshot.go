@@ -46,7 +46,9 @@ func (s *Snapshot) Time() time.Time { return s.commit.Committer.When }
 // are read from the object store when opened, so its cost does not depend on the repository's
 // size. File modification times are the commit's time. Symbolic links read as their target;
 // submodules are irregular files that cannot be read.
-func (s *Snapshot) FS() fs.FS { return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When} }
+func (s *Snapshot) FS() fs.FS {
+	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When}
+}
 
 type treeFS struct {
 	s    storer.EncodedObjectStorer
