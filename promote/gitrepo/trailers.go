@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -103,6 +104,9 @@ func FormatTrailers(msg string, trailers []Trailer) (string, error) {
 		}
 	}
 	msg = strings.TrimRight(msg, "\n \t")
+	if strings.TrimSpace(msg) == "" {
+		return "", errors.New("commit message is empty: trailers need a subject line before them")
+	}
 	if len(trailers) == 0 {
 		return msg + "\n", nil
 	}
