@@ -363,3 +363,26 @@ func TestFixtureRefusesForcePush(t *testing.T) {
 		t.Fatal("a forced non-fast-forward push of main was accepted by the fixture")
 	}
 }
+
+// TestApplyHookRefusalNotRetried: a push the remote refuses while the branch stays put is an
+// error at once, not a conflict to retry.
+func TestApplyHookRefusalNotRetried(t *testing.T) {
+	bare := newBare(t, seed)
+	hook := "#!/bin/sh\necho 'protected branch: reviews required' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bare, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := open(t, bare, Options{})
+	calls := 0
+	_, err := r.Apply(context.Background(), func(ctx context.Context, tip fs.FS) (*Change, error) {
+		calls++
+		return &Change{Files: map[string][]byte{"x": []byte("x")}, Message: "x"}, nil
+	})
+	if err == nil || errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v, want a push error that is not ErrConflict", err)
+	}
+	if calls != 1 {
+		t.Errorf("intent ran %d times, want 1", calls)
+	}
+	t.Log(err)
+}
