@@ -571,9 +571,11 @@ func (v *Verifier) verifyBundle(ctx context.Context, e *verifyEntry, b *sgbundle
 	if _, err := cosign.VerifyNewBundle(ctx, co, verify.WithArtifactDigest(h.Algorithm, digest), b); err != nil {
 		msg := err.Error()
 		switch {
-		case strings.Contains(msg, "artifact") || strings.Contains(msg, "subject"):
+		case strings.Contains(msg, "artifact digest") || strings.Contains(msg, "statement"):
 			return "", fmt.Errorf("%w: %v", errDigestMismatch, err)
-		case e.key != nil && strings.Contains(msg, "signature"):
+		case strings.Contains(msg, "log"):
+			return "", fmt.Errorf("transparency-log entry check failed: %w", err)
+		case e.key != nil:
 			return "", fmt.Errorf("%w: %v", errNoMatchingKey, err)
 		default:
 			return "", fmt.Errorf("%w: %v", errCertificate, err)
