@@ -74,6 +74,7 @@ Examples:
 		},
 		Commands: []*cli.Command{
 			versionCommand(),
+			verifyCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
