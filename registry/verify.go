@@ -119,9 +119,6 @@ func newVerifyEntry(e VerifyEntry) (*verifyEntry, error) {
 	case e.Key == "" && e.Keyless == nil:
 		return nil, errors.New("has neither key nor keyless: give one")
 	case e.Key != "":
-		if e.Keyless != nil {
-			return nil, errors.New("has both key and keyless")
-		}
 		raw, err := readKey(e.Key)
 		if err != nil {
 			return nil, err

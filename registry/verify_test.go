@@ -30,7 +30,7 @@ type testRegistry struct {
 	fail atomic.Pointer[func(*http.Request) bool]
 }
 
-func newTestRegistry(t *testing.T, referrersAPI bool) *testRegistry {
+func newTestRegistry(t testing.TB, referrersAPI bool) *testRegistry {
 	t.Helper()
 	reg := ggcrregistry.New(ggcrregistry.Logger(nilLogger()), ggcrregistry.WithReferrersSupport(referrersAPI))
 	tr := &testRegistry{}
@@ -53,7 +53,7 @@ func newTestRegistry(t *testing.T, referrersAPI bool) *testRegistry {
 func (tr *testRegistry) failWhen(f func(*http.Request) bool) { tr.fail.Store(&f) }
 
 // push writes a random image to repo:tag and returns its digest reference.
-func (tr *testRegistry) push(t *testing.T, repoTag string) name.Digest {
+func (tr *testRegistry) push(t testing.TB, repoTag string) name.Digest {
 	t.Helper()
 	img, err := random.Image(256, 1)
 	if err != nil {
@@ -73,7 +73,7 @@ func (tr *testRegistry) push(t *testing.T, repoTag string) name.Digest {
 	return tag.Context().Digest(d.String())
 }
 
-func writeFile(t *testing.T, name string, b []byte) string {
+func writeFile(t testing.TB, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
@@ -82,7 +82,7 @@ func writeFile(t *testing.T, name string, b []byte) string {
 	return p
 }
 
-func newKey(t *testing.T) (*sigtest.KeyPair, string) {
+func newKey(t testing.TB) (*sigtest.KeyPair, string) {
 	t.Helper()
 	k, err := sigtest.NewKeyPair()
 	if err != nil {
@@ -91,7 +91,7 @@ func newKey(t *testing.T) (*sigtest.KeyPair, string) {
 	return k, writeFile(t, "cosign.pub", k.PublicPEM)
 }
 
-func newCA(t *testing.T) (*sigtest.CA, string) {
+func newCA(t testing.TB) (*sigtest.CA, string) {
 	t.Helper()
 	ca, err := sigtest.NewCA()
 	if err != nil {
@@ -111,7 +111,7 @@ func fastRetries() VerifierOption {
 	return WithRemoteOptions(remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}))
 }
 
-func mustVerifier(t *testing.T, entries ...VerifyEntry) *Verifier {
+func mustVerifier(t testing.TB, entries ...VerifyEntry) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(entries, noPublicGood(), fastRetries())
 	if err != nil {
@@ -159,8 +159,10 @@ func TestVerifyAccepts(t *testing.T) {
 		entry:      VerifyEntry{Key: keyPath},
 		wantSigner: "key " + keyPath,
 	}, {
-		name:       "key with tlog entry, cosign 3 bundle",
-		sign:       func(ref name.Digest) error { return sigtest.SignBundle(ctx, ref, sigtest.Signer{Key: key}, sigtest.WithTlog(ca)) },
+		name: "key with tlog entry, cosign 3 bundle",
+		sign: func(ref name.Digest) error {
+			return sigtest.SignBundle(ctx, ref, sigtest.Signer{Key: key}, sigtest.WithTlog(ca))
+		},
 		entry:      VerifyEntry{Key: keyPath, RequireTlog: true, TrustedRoot: rootPath},
 		wantSigner: "key " + keyPath,
 	}, {
@@ -169,19 +171,25 @@ func TestVerifyAccepts(t *testing.T) {
 		entry:      keyless,
 		wantSigner: testIdentity + " (issuer " + testIssuer + ")",
 	}, {
-		name:       "keyless, cosign 3 bundle via referrers API",
-		referrers:  true,
-		sign:       func(ref name.Digest) error { return sigtest.SignBundle(ctx, ref, sigtest.Signer{CA: ca, Identity: testIdentity, Issuer: testIssuer}) },
+		name:      "keyless, cosign 3 bundle via referrers API",
+		referrers: true,
+		sign: func(ref name.Digest) error {
+			return sigtest.SignBundle(ctx, ref, sigtest.Signer{CA: ca, Identity: testIdentity, Issuer: testIssuer})
+		},
 		entry:      keyless,
 		wantSigner: testIdentity + " (issuer " + testIssuer + ")",
 	}, {
-		name:       "keyless, cosign 3 bundle via tag fallback, identity and issuer regexps",
-		sign:       func(ref name.Digest) error { return sigtest.SignBundle(ctx, ref, sigtest.Signer{CA: ca, Identity: testIdentity, Issuer: testIssuer}) },
+		name: "keyless, cosign 3 bundle via tag fallback, identity and issuer regexps",
+		sign: func(ref name.Digest) error {
+			return sigtest.SignBundle(ctx, ref, sigtest.Signer{CA: ca, Identity: testIdentity, Issuer: testIssuer})
+		},
 		entry:      VerifyEntry{Keyless: &Keyless{IdentityRegexp: "^https://github.com/acme/", IssuerRegexp: `^https://token\.actions\.`, TrustedRoot: rootPath, InsecureIgnoreSCT: true}},
 		wantSigner: testIdentity + " (issuer " + testIssuer + ")",
 	}, {
-		name:       "keyless without tlog, insecureIgnoreTlog",
-		sign:       func(ref name.Digest) error { return sigtest.SignKeyless(ctx, ref, ca, testIdentity, testIssuer, sigtest.WithoutTlog()) },
+		name: "keyless without tlog, insecureIgnoreTlog",
+		sign: func(ref name.Digest) error {
+			return sigtest.SignKeyless(ctx, ref, ca, testIdentity, testIssuer, sigtest.WithoutTlog())
+		},
 		entry:      VerifyEntry{Keyless: &Keyless{Identity: testIdentity, Issuer: testIssuer, TrustedRoot: rootPath, InsecureIgnoreSCT: true, InsecureIgnoreTlog: true}},
 		wantSigner: testIdentity + " (issuer " + testIssuer + ")",
 	}}
