@@ -78,6 +78,7 @@ Examples:
 			tagsCommand(),
 			lintCommand(),
 			setImageCommand(),
+			verifyCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
