@@ -6,9 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/ferryhq/ferry/registry"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/urfave/cli/v2"
 )
 
@@ -118,8 +116,11 @@ func runVerify(c *cli.Context) error {
 	if len(entries) == 0 {
 		return usageError("verify needs --key PATH or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]")
 	}
-	ropts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithContext(c.Context)}
-	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(ropts...))
+	client, err := registry.New()
+	if err != nil {
+		return err
+	}
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...))
 	if err != nil {
 		return err
 	}
@@ -127,11 +128,11 @@ func runVerify(c *cli.Context) error {
 	// Verify the digest, never the tag: the digest reported is the digest that verified.
 	d, ok := ref.(name.Digest)
 	if !ok {
-		desc, err := remote.Head(ref, ropts...)
+		dgst, err := client.Digest(c.Context, arg)
 		if err != nil {
 			return fmt.Errorf("resolving %s to a digest: %w", ref, err)
 		}
-		d = ref.Context().Digest(desc.Digest.String())
+		d = ref.Context().Digest(dgst)
 	}
 	res := verifyResult{Ref: arg, Digest: d.DigestStr()}
 	ver, verr := v.Verify(c.Context, d)
