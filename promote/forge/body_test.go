@@ -21,7 +21,7 @@ func TestBody(t *testing.T) {
 		name: "escapes pipes and newlines, marks unverified, links commits",
 		rows: []forge.BodyRow{
 			{Image: "api", From: "ghcr.io/acme/api:1.2.0", To: "ghcr.io/acme/api:1.3.0@sha256:ab", Digest: "sha256:ab",
-				Signer: "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main",
+				Signer:       "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main",
 				SourceCommit: "0123456789abcdef0123", SourceCommitURL: "https://github.com/acme/config/commit/0123456789abcdef0123"},
 			{Image: "web|x", From: "", To: "web:2\n| evil |", Digest: "sha256:cd", SourceCommit: "fedcba"},
 		},

@@ -119,4 +119,3 @@ func apiError(provider, op string, resp *http.Response, message string, cause er
 
 // hintFunc says what to do about a failed response (which permission or scope is missing).
 type hintFunc func(resp *http.Response, message string) string
-

@@ -268,4 +268,3 @@ func unionNames(a, b []string) []string {
 	}
 	return out
 }
-

@@ -202,7 +202,7 @@ func (g *gitHub) enableAutoMerge(ctx context.Context, pr *github.PullRequest) er
 		return nil
 	}
 	body := map[string]any{
-		"query": `mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id}) { clientMutationId } }`,
+		"query":     `mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id}) { clientMutationId } }`,
 		"variables": map[string]any{"id": pr.GetNodeID()},
 	}
 	req, err := g.client.NewRequest(http.MethodPost, g.graphQL, body)

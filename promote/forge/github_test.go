@@ -216,7 +216,7 @@ func TestGitHubEnsurePullRequest(t *testing.T) {
 			f.addPR(3, "feature/x", "main", "open", false)
 			f.addPR(4, "feature/y", "main", "open", false)
 		},
-		want: &PullRequest{Number: 9, URL: "https://ghe.example.com/acme/config/pull/9"},
+		want:      &PullRequest{Number: 9, URL: "https://ghe.example.com/acme/config/pull/9"},
 		wantCalls: []string{list, list, create, fmt.Sprintf(labels, 9), fmt.Sprintf(assign, 9), fmt.Sprintf(review, 9)},
 	}, {
 		name: "updates the open pull request found on page two",

@@ -184,8 +184,9 @@ func (g *gitLab) EnsurePullRequest(ctx context.Context, s Spec) (*PullRequest, e
 	out := &PullRequest{Number: int(mr.IID), URL: mr.WebURL, Updated: updated}
 	if s.AutoMerge {
 		_, _, err := g.client.MergeRequests.AcceptMergeRequest(g.project, mr.IID, &gitlab.AcceptMergeRequestOptions{
-			AutoMerge:                 gitlab.Ptr(true),
-			MergeWhenPipelineSucceeds: gitlab.Ptr(true), // GitLab before 17.11 knows only this name
+			AutoMerge: gitlab.Ptr(true),
+			//lint:ignore SA1019 GitLab before 17.11 knows only this name; newer ones accept both.
+			MergeWhenPipelineSucceeds: gitlab.Ptr(true),
 			SHA:                       gitlab.Ptr(mr.SHA),
 		}, gitlab.WithContext(ctx))
 		if err != nil {

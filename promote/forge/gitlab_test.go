@@ -53,7 +53,7 @@ func (f *fakeGitLab) mr(iid int, source, target, title, state string) map[string
 		"id": 5000 + iid, "iid": iid, "project_id": 42, "source_project_id": 42, "target_project_id": 42,
 		"title": title, "description": "old", "state": state, "source_branch": source, "target_branch": target,
 		"web_url": fmt.Sprintf("https://gitlab.example.com/platform/deploy/config/-/merge_requests/%d", iid),
-		"sha": fmt.Sprintf("sha%d", iid), "draft": strings.HasPrefix(title, "Draft:"),
+		"sha":     fmt.Sprintf("sha%d", iid), "draft": strings.HasPrefix(title, "Draft:"),
 		"assignees": []any{}, "reviewers": []any{map[string]any{"id": 99, "username": "carol"}}, "labels": []any{},
 	}
 }
