@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"code.gitea.io/sdk/gitea"
 )
@@ -143,12 +144,12 @@ func (g *giteaForge) EnsurePullRequest(ctx context.Context, s Spec) (*PullReques
 		}
 	}
 	out := &PullRequest{Number: int(pr.Index), URL: pr.HTMLURL, Updated: updated}
-	return out, g.decorate(c, pr, s)
+	return out, g.decorate(ctx, c, pr, s)
 }
 
 // decorate adds labels (creating missing ones: Gitea takes label IDs) and reviewers, and
 // schedules the merge for when checks succeed.
-func (g *giteaForge) decorate(c *gitea.Client, pr *gitea.PullRequest, s Spec) error {
+func (g *giteaForge) decorate(ctx context.Context, c *gitea.Client, pr *gitea.PullRequest, s Spec) error {
 	if len(s.Labels) > 0 {
 		ids, err := g.labelIDs(c, s.Labels)
 		if err != nil {
@@ -176,11 +177,40 @@ func (g *giteaForge) decorate(c *gitea.Client, pr *gitea.PullRequest, s Spec) er
 		if pr.Head != nil {
 			opt.HeadCommitId = pr.Head.Sha
 		}
-		if _, resp, err := c.MergePullRequest(g.owner, g.repo, pr.Index, opt); err != nil {
-			return g.fail(fmt.Sprintf("scheduling pull request #%d in %s to merge when checks succeed", pr.Index, g.where()), resp, err)
+		if err := g.scheduleMerge(ctx, c, pr.Index, opt); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// Gitea checks a new or updated pull request's mergeability in the background and answers
+// 405 "Please try again later" until it is done; scheduleMerge waits for that, a bounded number
+// of times. "Already scheduled" (409) is success: an update keeps the schedule.
+const (
+	mergeCheckTries = 30
+	mergeCheckPause = 500 * time.Millisecond
+)
+
+func (g *giteaForge) scheduleMerge(ctx context.Context, c *gitea.Client, index int64, opt gitea.MergePullRequestOption) error {
+	op := fmt.Sprintf("scheduling pull request #%d in %s to merge when checks succeed", index, g.where())
+	for try := 1; ; try++ {
+		_, resp, err := c.MergePullRequest(g.owner, g.repo, index, opt)
+		switch {
+		case err == nil:
+			return nil
+		case resp != nil && resp.StatusCode == http.StatusConflict && strings.Contains(strings.ToLower(err.Error()), "already scheduled"):
+			return nil
+		case resp != nil && resp.StatusCode == http.StatusMethodNotAllowed && strings.Contains(strings.ToLower(err.Error()), "try again later") && try < mergeCheckTries:
+			select {
+			case <-ctx.Done():
+				return g.fail(op, nil, ctx.Err())
+			case <-time.After(mergeCheckPause):
+			}
+		default:
+			return g.fail(op, resp, err)
+		}
+	}
 }
 
 func (g *giteaForge) labelIDs(c *gitea.Client, names []string) ([]int64, error) {

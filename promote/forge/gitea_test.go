@@ -302,6 +302,7 @@ func TestGiteaErrors(t *testing.T) {
 			if !errors.Is(err, tc.wantIs) {
 				t.Fatalf("error %v, want %v", err, tc.wantIs)
 			}
+			t.Logf("error: %v", err)
 			for _, s := range tc.wantIn {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not mention %q", err, s)

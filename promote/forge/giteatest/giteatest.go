@@ -111,7 +111,10 @@ func (s *Server) start(src string) error {
 	if err := os.WriteFile(s.ini, []byte(appINI(s.Dir, src, port)), 0o600); err != nil {
 		return fmt.Errorf("giteatest: writing app.ini: %w", err)
 	}
-	// The CLI migrates the database on first use; do it before the web server starts.
+	// Make the database, then the admin and its token, before the web server starts.
+	if _, err := s.cli("migrate"); err != nil {
+		return err
+	}
 	if _, err := s.cli("admin", "user", "create", "--username", Admin, "--password", s.Password,
 		"--email", Admin+"@example.invalid", "--admin", "--must-change-password=false"); err != nil {
 		return err
@@ -208,7 +211,8 @@ func (s *Server) cli(args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("giteatest: gitea %s: %w\n%s%s", args[0]+" "+args[1]+" "+args[2], err, stdout.String(), stderr.String())
+		// Name the subcommand only: the arguments hold the admin's password.
+		return "", fmt.Errorf("giteatest: gitea %s: %w\n%s%s", strings.Join(args[:min(3, len(args))], " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String(), nil
 }
@@ -413,10 +417,6 @@ ENABLE_NOTIFY_MAIL = false
 
 [mailer]
 ENABLED = false
-
-[picture]
-DISABLE_GRAVATAR = true
-ENABLE_FEDERATED_AVATAR = false
 
 [indexer]
 ISSUE_INDEXER_TYPE = db
