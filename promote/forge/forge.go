@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -263,4 +264,23 @@ func (s Spec) validate() error {
 		return fmt.Errorf("forge: pull request for %s has an empty title (git.pullRequest.title)", s.Head)
 	}
 	return nil
+}
+
+// CommitURL is the web page of commit sha in the repository cfg names, for pull request
+// bodies: https://HOST/owner/repo/commit/SHA on GitHub and Gitea, …/-/commit/SHA on GitLab.
+// Local remotes give ErrNoForge.
+func CommitURL(cfg Config, sha string) (string, error) {
+	provider, err := ProviderFor(cfg)
+	if err != nil {
+		return "", err
+	}
+	r, err := parseRemote(cfg.RemoteURL)
+	if err != nil {
+		return "", err
+	}
+	sep := "/commit/"
+	if provider == GitLab {
+		sep = "/-/commit/"
+	}
+	return r.webBase() + "/" + r.Path + sep + url.PathEscape(sha), nil
 }

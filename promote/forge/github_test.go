@@ -2,12 +2,18 @@ package forge
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,8 +79,18 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	key := r.Method + " " + r.URL.Path
 	f.calls = append(f.calls, key)
 	f.seen[key]++
-	if got := r.Header.Get("Authorization"); got != "Bearer "+sentinelToken {
-		f.t.Errorf("%s: Authorization = %q, want the bearer token", key, got)
+	if r.URL.Path == "/api/v3/app/installations/99/access_tokens" && r.Method == http.MethodPost {
+		// A GitHub App's installation token, minted with the app's JWT.
+		if got := r.Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer ey") {
+			f.t.Errorf("%s: Authorization = %q, want the app's JWT", key, got)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"token":%q,"expires_at":"2100-01-01T00:00:00Z","permissions":{"pull_requests":"write","contents":"write"}}`, sentinelToken)
+		return
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer "+sentinelToken && got != "token "+sentinelToken {
+		f.t.Errorf("%s: Authorization = %q, want the token", key, got)
 	}
 	if f.fail != nil && f.fail(w, r, f.seen[key]) {
 		return
@@ -478,5 +494,39 @@ func checkNoToken(t *testing.T, err error) {
 		default:
 			return
 		}
+	}
+}
+
+func TestGitHubApp(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPath := filepath.Join(t.TempDir(), "app.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(pemPath, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeGitHub(t)
+	cfg := f.config()
+	cfg.Token, cfg.AppID, cfg.InstallationID, cfg.PrivateKeyPath = "", 7, 99, pemPath
+	fg, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fg.EnsurePullRequest(context.Background(), Spec{Head: "ferry/dev/api", Base: "main", Title: "Bump api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != 7 {
+		t.Errorf("pull request %+v, want #7", got)
+	}
+	want := []string{
+		"POST /api/v3/app/installations/99/access_tokens",
+		"GET /api/v3/repos/acme/config/pulls",
+		"POST /api/v3/repos/acme/config/pulls",
+	}
+	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }

@@ -143,3 +143,24 @@ func FuzzParseRemote(f *testing.F) {
 		}
 	})
 }
+
+func TestCommitURL(t *testing.T) {
+	tests := []struct {
+		cfg     Config
+		want    string
+		wantErr error
+	}{
+		{Config{RemoteURL: "git@github.com:acme/config.git"}, "https://github.com/acme/config/commit/abc", nil},
+		{Config{RemoteURL: "https://tok@gitlab.com/g/sub/config.git"}, "https://gitlab.com/g/sub/config/-/commit/abc", nil},
+		{Config{Provider: "gitea", RemoteURL: "http://127.0.0.1:3000/ferry/config.git"}, "http://127.0.0.1:3000/ferry/config/commit/abc", nil},
+		{Config{RemoteURL: "/srv/config.git"}, "", ErrNoForge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cfg.RemoteURL, func(t *testing.T) {
+			got, err := CommitURL(tc.cfg, "abc")
+			if !errors.Is(err, tc.wantErr) || got != tc.want {
+				t.Errorf("CommitURL = %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
