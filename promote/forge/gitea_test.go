@@ -293,7 +293,7 @@ func TestGiteaErrors(t *testing.T) {
 	}{
 		{"read-only token", readOnly, repo, forge.ErrForbidden, []string{"403", "write:repository"}},
 		{"invalid token", "0000000000000000000000000000000000000000", repo, forge.ErrUnauthorized, []string{"401", "GITEA_TOKEN"}},
-		{"missing repository", srv.Token, giteatest.Repo{CloneURL: srv.URL + "/ferry-admin/nope.git"}, forge.ErrNotFound, []string{"404", "ferry-admin/nope"}},
+		{"missing repository", srv.Token, giteatest.Repo{CloneURL: srv.URL + "/" + giteatest.Admin + "/nope.git"}, forge.ErrNotFound, []string{"404", giteatest.Admin + "/nope"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -239,9 +239,11 @@ type Repo struct {
 	PushURL string
 }
 
-// CreateRepo makes a repository owned by Admin with an initial commit on main.
+// CreateRepo makes a repository owned by Admin with an initial commit on main. A random suffix
+// keeps the name unique on a shared server (go test -count=N).
 func (s *Server) CreateRepo(t testing.TB, name string) Repo {
 	t.Helper()
+	name += "-" + randomHex(3)
 	c, err := s.Client()
 	if err != nil {
 		t.Fatalf("giteatest: client: %v", err)
@@ -258,9 +260,10 @@ func (s *Server) CreateRepo(t testing.TB, name string) Repo {
 	return Repo{Owner: Admin, Name: name, CloneURL: r.CloneURL, PushURL: push.String()}
 }
 
-// CreateUser makes an ordinary user and returns its name.
+// CreateUser makes an ordinary user and returns its name: name plus a random suffix.
 func (s *Server) CreateUser(t testing.TB, name string) string {
 	t.Helper()
+	name += "-" + randomHex(3)
 	c, err := s.Client()
 	if err != nil {
 		t.Fatalf("giteatest: client: %v", err)
