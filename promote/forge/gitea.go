@@ -1,9 +1,13 @@
 package forge
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +17,8 @@ import (
 
 type giteaForge struct {
 	apiBase     string
+	http        *http.Client
+	token       string
 	opts        []gitea.ClientOption
 	owner, repo string
 	secrets     []string
@@ -42,6 +48,7 @@ func newGitea(cfg Config, r remote, hc *http.Client) (*giteaForge, error) {
 			gitea.SetGiteaVersion(""), // no version probe: every call used exists since Gitea 1.17
 			gitea.SetUserAgent("ferry"),
 		},
+		http: hc, token: cfg.Token,
 		owner: owner, repo: repo, secrets: []string{cfg.Token},
 	}, nil
 }
@@ -177,7 +184,7 @@ func (g *giteaForge) decorate(ctx context.Context, c *gitea.Client, pr *gitea.Pu
 		if pr.Head != nil {
 			opt.HeadCommitId = pr.Head.Sha
 		}
-		if err := g.scheduleMerge(ctx, c, pr.Index, opt); err != nil {
+		if err := g.scheduleMerge(ctx, pr.Index, opt); err != nil {
 			return err
 		}
 	}
@@ -192,25 +199,56 @@ const (
 	mergeCheckPause = 500 * time.Millisecond
 )
 
-func (g *giteaForge) scheduleMerge(ctx context.Context, c *gitea.Client, index int64, opt gitea.MergePullRequestOption) error {
+func (g *giteaForge) scheduleMerge(ctx context.Context, index int64, opt gitea.MergePullRequestOption) error {
 	op := fmt.Sprintf("scheduling pull request #%d in %s to merge when checks succeed", index, g.where())
+	body, err := json.Marshal(opt)
+	if err != nil {
+		return fmt.Errorf("gitea: %s: %w", op, err)
+	}
+	endpoint := fmt.Sprintf("%s/api/v1/repos/%s/%s/pulls/%d/merge", g.apiBase, url.PathEscape(g.owner), url.PathEscape(g.repo), index)
 	for try := 1; ; try++ {
-		_, resp, err := c.MergePullRequest(g.owner, g.repo, index, opt)
+		// The SDK's MergePullRequest drops the status and message of a refusal, so ferry makes
+		// this one call itself.
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			return g.fail(op, nil, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "token "+g.token)
+		resp, err := g.http.Do(req)
+		if err != nil {
+			return g.fail(op, nil, err)
+		}
+		msg := giteaMessage(resp)
+		lower := strings.ToLower(msg)
 		switch {
-		case err == nil:
+		case resp.StatusCode/100 == 2:
 			return nil
-		case resp != nil && resp.StatusCode == http.StatusConflict && strings.Contains(strings.ToLower(err.Error()), "already scheduled"):
+		case resp.StatusCode == http.StatusConflict && strings.Contains(lower, "already scheduled"):
 			return nil
-		case resp != nil && resp.StatusCode == http.StatusMethodNotAllowed && strings.Contains(strings.ToLower(err.Error()), "try again later") && try < mergeCheckTries:
+		case resp.StatusCode == http.StatusMethodNotAllowed && strings.Contains(lower, "try again later") && try < mergeCheckTries:
 			select {
 			case <-ctx.Done():
 				return g.fail(op, nil, ctx.Err())
 			case <-time.After(mergeCheckPause):
 			}
 		default:
-			return g.fail(op, resp, err)
+			return apiError(Gitea, op, resp, msg, nil, g.secrets, giteaHint)
 		}
 	}
+}
+
+// giteaMessage reads the message of a Gitea API answer ({"message": …}) and closes the body.
+func giteaMessage(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(b, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (g *giteaForge) labelIDs(c *gitea.Client, names []string) ([]int64, error) {
