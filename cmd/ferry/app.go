@@ -75,6 +75,7 @@ Examples:
 		Commands: []*cli.Command{
 			versionCommand(),
 			tagsCommand(),
+			verifyCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
