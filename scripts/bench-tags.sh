@@ -9,6 +9,7 @@
 #
 #   scripts/bench-tags.sh                    # RUNS=11 TAGS=5000 LISTING=link
 #   RUNS=21 LISTING=registry scripts/bench-tags.sh
+#   FERRY_ENV=GOGC=400 scripts/bench-tags.sh  # environment for the ferry runs only
 #
 # LISTING=link pages tag lists by 1,000 with a Link header (distribution, Docker Hub), so crane
 # and ferry both see every tag; LISTING=registry is go-containerregistry's own paging (full pages,
@@ -35,6 +36,7 @@ trap cleanup EXIT
 make -s -C "$root" build >/dev/null
 go build -o "$work/benchtool" "$root/internal/benchtool"
 ferry=$root/bin/ferry
+[[ -n ${FERRY_ENV:-} ]] && ferry="env $FERRY_ENV $ferry"
 
 # The server runs while fd 3 holds its stdin open.
 mkfifo "$work/stdin"
