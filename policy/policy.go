@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -94,6 +95,15 @@ type Policy struct {
 	allow      *regexp.Regexp
 	versionIdx int // index of the "version" group in allow, or -1
 	ignore     []string
+
+	// Rank's fast path and the fixed rejection details, made once so a tag costs no
+	// formatting (see semver.go).
+	fast              *constraints // semver; nil: call Masterminds for each check
+	detailOutside     string
+	detailNotFollowed string
+	detailNoMatch     string
+	detailEmptyGroup  string
+	detailIgnored     []string // by index in ignore
 }
 
 // New validates s and returns its Policy. A bad constraint, order, regexp, glob or digest tag,
@@ -147,6 +157,10 @@ func New(s Spec) (*Policy, error) {
 		if s.Prerelease {
 			p.constraint = p.withPre
 		}
+		if fast, ok := readConstraints(c); ok {
+			p.fast = fast
+		}
+		p.detailOutside = " is outside " + strconv.Quote(p.spec.Semver)
 	case KindNumerical:
 		desc, err := parseOrder(s.Numerical)
 		if err != nil {
@@ -175,6 +189,8 @@ func New(s Spec) (*Policy, error) {
 		}
 		p.allow = re
 		p.versionIdx = re.SubexpIndex("version")
+		p.detailNoMatch = fmt.Sprintf("does not match allow %q", s.Allow)
+		p.detailEmptyGroup = fmt.Sprintf("allow %q matches but its group \"version\" is empty", s.Allow)
 	}
 	for i, g := range s.Ignore {
 		if g == "" {
@@ -184,12 +200,14 @@ func New(s Spec) (*Policy, error) {
 			return nil, &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("not a glob (*, ?, [a-z]): %w", err)}
 		}
 		p.ignore = append(p.ignore, g)
+		p.detailIgnored = append(p.detailIgnored, fmt.Sprintf("matches ignore glob %q", g))
 	}
 
 	if p.kind == KindDigest {
+		p.detailNotFollowed = fmt.Sprintf("the policy follows tag %q", s.Digest)
 		// The followed tag must survive the policy's own filters, or nothing could ever match.
-		if _, r := p.filter(s.Digest); r != nil {
-			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", r.Reason, r.Detail)}
+		if _, reason, detail := p.filter(s.Digest); reason != "" {
+			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", reason, detail)}
 		}
 	}
 	return p, nil

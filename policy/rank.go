@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +76,7 @@ func (r Ranking) Best() (Candidate, bool) {
 type key struct {
 	tag     string
 	version string
-	sv      *semver.Version
+	sv      version
 	num     decimal
 	created time.Time
 }
@@ -84,41 +85,58 @@ type key struct {
 // times by tag and is read only by the newest-build kind (nil otherwise is fine). Duplicate tags
 // count once. The result does not depend on the order of tags.
 func (p *Policy) Rank(tags []string, created map[string]time.Time) Ranking {
-	seen := make(map[string]struct{}, len(tags))
 	keys := make([]key, 0, len(tags))
-	rejected := []Rejection{}
+	var rejected []Rejection
 	for _, tag := range tags {
-		if _, dup := seen[tag]; dup {
-			continue
-		}
-		seen[tag] = struct{}{}
-		k, rej := p.evaluate(tag, created, true, true)
-		if rej != nil {
-			rejected = append(rejected, *rej)
+		k, rej, ok := p.evaluate(tag, created, true, true)
+		if !ok {
+			rejected = append(rejected, rej)
 			continue
 		}
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b key) int {
+	// Sort indices, not the keys and rejections themselves: a key is over 100 bytes, and
+	// moving values that hold pointers costs write barriers. Duplicate tags have equal keys and
+	// outcomes, so after sorting they are adjacent and compacted away.
+	order := indices(len(keys))
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &keys[i], &keys[j]
 		if c := p.compareKeys(b, a); c != 0 {
 			return c
 		}
 		return strings.Compare(a.tag, b.tag)
 	})
-	slices.SortFunc(rejected, func(a, b Rejection) int { return strings.Compare(a.Tag, b.Tag) })
-	r := Ranking{Candidates: make([]Candidate, len(keys)), Rejected: rejected}
-	for i, k := range keys {
-		r.Candidates[i] = Candidate{Tag: k.tag, Version: k.version}
+	order = slices.CompactFunc(order, func(i, j int32) bool { return keys[i].tag == keys[j].tag })
+	rejOrder := indices(len(rejected))
+	slices.SortFunc(rejOrder, func(i, j int32) int { return strings.Compare(rejected[i].Tag, rejected[j].Tag) })
+	rejOrder = slices.CompactFunc(rejOrder, func(i, j int32) bool { return rejected[i].Tag == rejected[j].Tag })
+	r := Ranking{Candidates: make([]Candidate, len(order)), Rejected: make([]Rejection, len(rejOrder))}
+	for n, i := range order {
+		r.Candidates[n] = Candidate{Tag: keys[i].tag, Version: keys[i].version}
+	}
+	for n, i := range rejOrder {
+		r.Rejected[n] = rejected[i]
 	}
 	return r
+}
+
+// indices returns 0, 1, …, n-1.
+func indices(n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
 }
 
 // Allows returns nil when the policy accepts tag (signature tags, digest's followed tag, ignore,
 // allow, parsing, semver range and prereleases), and the Rejection otherwise. It does not look
 // at created times: for newest-build, callers can fetch created times only for allowed tags.
 func (p *Policy) Allows(tag string) *Rejection {
-	_, rej := p.evaluate(tag, nil, true, false)
-	return rej
+	if _, rej, ok := p.evaluate(tag, nil, true, false); !ok {
+		return &rej
+	}
+	return nil
 }
 
 // Compare orders two tags by the policy: positive when a is newer than b, negative when older,
@@ -130,15 +148,15 @@ func (p *Policy) Compare(a, b string, created map[string]time.Time) (int, error)
 	if p.kind == KindDigest {
 		return 0, ErrUnordered
 	}
-	ka, rej := p.evaluate(a, created, false, true)
-	if rej != nil {
-		return 0, rej
+	ka, rej, ok := p.evaluate(a, created, false, true)
+	if !ok {
+		return 0, &rej
 	}
-	kb, rej := p.evaluate(b, created, false, true)
-	if rej != nil {
-		return 0, rej
+	kb, rej, ok := p.evaluate(b, created, false, true)
+	if !ok {
+		return 0, &rej
 	}
-	return p.compareKeys(ka, kb), nil
+	return p.compareKeys(&ka, &kb), nil
 }
 
 // Behind counts the versions newer than current: the distinct Versions of the candidates ranked
@@ -159,48 +177,62 @@ func Behind(current string, r Ranking) int {
 	return len(newer)
 }
 
-// evaluate runs the checks in the order of the Reason constants. filters=false skips ignore,
-// range and prerelease (Compare); withCreated=false skips the created-time check (Allows).
-func (p *Policy) evaluate(tag string, created map[string]time.Time, filters, withCreated bool) (key, *Rejection) {
-	reject := func(r Reason, format string, args ...any) (key, *Rejection) {
-		return key{}, &Rejection{Tag: tag, Reason: r, Detail: fmt.Sprintf(format, args...)}
+// Fixed parts of rejection details, so that a rejected tag costs one string concatenation.
+const (
+	detailNotSemver  = " is not a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], with or without v: "
+	detailPrerelease = " is a prerelease; set prerelease to include prereleases"
+	detailNotNumber  = " is not a number (digits, optionally a sign and a decimal point)"
+)
+
+// evaluate runs the checks in the order of the Reason constants and returns the key, or
+// ok=false and the rejection. filters=false skips ignore, range and prerelease (Compare);
+// withCreated=false skips the created-time check (Allows). It allocates only for a rejection's
+// detail.
+func (p *Policy) evaluate(tag string, created map[string]time.Time, filters, withCreated bool) (key, Rejection, bool) {
+	reject := func(r Reason, detail string) (key, Rejection, bool) {
+		return key{}, Rejection{Tag: tag, Reason: r, Detail: detail}, false
 	}
 	if d, ok := signatureTag(tag); ok {
-		return reject(ReasonSignatureTag, "%s", d)
+		return reject(ReasonSignatureTag, d)
 	}
 	if p.kind == KindDigest && tag != p.spec.Digest {
-		return reject(ReasonNotFollowed, "the policy follows tag %q", p.spec.Digest)
+		return reject(ReasonNotFollowed, p.detailNotFollowed)
 	}
-	var version string
-	var rej *Rejection
+	var ver, detail string
+	var reason Reason
 	if filters {
-		version, rej = p.filter(tag)
+		ver, reason, detail = p.filter(tag)
 	} else {
-		version, rej = p.extract(tag)
+		ver, reason, detail = p.extract(tag)
 	}
-	if rej != nil {
-		return key{}, rej
+	if reason != "" {
+		return reject(reason, detail)
 	}
-	k := key{tag: tag, version: version}
+	k := key{tag: tag, version: ver}
 	switch p.kind {
 	case KindSemver:
-		bare := strings.TrimPrefix(version, "v")
-		v, err := semver.StrictNewVersion(bare)
-		if err != nil {
-			return reject(ReasonUnparsable, "%q is not a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], with or without v: %v", version, err)
+		bare := strings.TrimPrefix(ver, "v")
+		v, ok := parseStrict(bare)
+		if !ok {
+			// Masterminds is the reference, and its error is the detail.
+			mv, err := semver.StrictNewVersion(bare)
+			if err != nil {
+				return reject(ReasonUnparsable, strconv.Quote(ver)+detailNotSemver+err.Error())
+			}
+			v = version{major: mv.Major(), minor: mv.Minor(), patch: mv.Patch(), pre: mv.Prerelease()}
 		}
 		k.sv = v
 		k.version = bare // strict parsing: the input is already the canonical form
-		if filters && !p.constraint.Check(v) {
-			if v.Prerelease() != "" && p.withPre.Check(v) {
-				return reject(ReasonPrerelease, "%s is a prerelease; set prerelease to include prereleases", k.version)
+		if filters && !p.checkSemver(v, bare, p.spec.Prerelease) {
+			if v.pre != "" && p.checkSemver(v, bare, true) {
+				return reject(ReasonPrerelease, bare+detailPrerelease)
 			}
-			return reject(ReasonOutOfRange, "%s is outside %q", k.version, p.spec.Semver)
+			return reject(ReasonOutOfRange, bare+p.detailOutside)
 		}
 	case KindNumerical:
-		n, ok := parseDecimal(version)
+		n, ok := parseDecimal(ver)
 		if !ok {
-			return reject(ReasonUnparsable, "%q is not a number (digits, optionally a sign and a decimal point)", version)
+			return reject(ReasonUnparsable, strconv.Quote(ver)+detailNotNumber)
 		}
 		k.num = n
 	case KindNewestBuild:
@@ -215,43 +247,58 @@ func (p *Policy) evaluate(tag string, created map[string]time.Time, filters, wit
 			k.created = t
 		}
 	}
-	return k, nil
+	return k, Rejection{}, true
 }
 
-// filter applies ignore then allow, and returns the version to order.
-func (p *Policy) filter(tag string) (string, *Rejection) {
-	for _, g := range p.ignore {
+// checkSemver is the policy's constraint check on v (the parsed form of bare), with or
+// without prereleases.
+func (p *Policy) checkSemver(v version, bare string, includePre bool) bool {
+	if p.fast != nil {
+		return p.fast.check(v, includePre)
+	}
+	c := p.constraint
+	if includePre {
+		c = p.withPre
+	}
+	mv, err := semver.StrictNewVersion(bare)
+	return err == nil && c.Check(mv)
+}
+
+// filter applies ignore then allow, and returns the version to order, or the reason and
+// detail of the rejection (reason "" when the tag passes).
+func (p *Policy) filter(tag string) (string, Reason, string) {
+	for i, g := range p.ignore {
 		if ok, _ := path.Match(g, tag); ok {
-			return "", &Rejection{Tag: tag, Reason: ReasonIgnored, Detail: fmt.Sprintf("matches ignore glob %q", g)}
+			return "", ReasonIgnored, p.detailIgnored[i]
 		}
 	}
 	return p.extract(tag)
 }
 
 // extract applies the allow regexp and returns its "version" group, or the whole tag.
-func (p *Policy) extract(tag string) (string, *Rejection) {
+func (p *Policy) extract(tag string) (string, Reason, string) {
 	if p.allow == nil {
-		return tag, nil
+		return tag, "", ""
 	}
 	m := p.allow.FindStringSubmatchIndex(tag)
 	if m == nil {
-		return "", &Rejection{Tag: tag, Reason: ReasonNoMatch, Detail: fmt.Sprintf("does not match allow %q", p.spec.Allow)}
+		return "", ReasonNoMatch, p.detailNoMatch
 	}
 	if p.versionIdx < 0 {
-		return tag, nil
+		return tag, "", ""
 	}
 	lo, hi := m[2*p.versionIdx], m[2*p.versionIdx+1]
 	if lo < 0 || lo == hi {
-		return "", &Rejection{Tag: tag, Reason: ReasonNoMatch, Detail: fmt.Sprintf("allow %q matches but its group \"version\" is empty", p.spec.Allow)}
+		return "", ReasonNoMatch, p.detailEmptyGroup
 	}
-	return tag[lo:hi], nil
+	return tag[lo:hi], "", ""
 }
 
 // compareKeys is positive when a is newer than b.
-func (p *Policy) compareKeys(a, b key) int {
+func (p *Policy) compareKeys(a, b *key) int {
 	switch p.kind {
 	case KindSemver:
-		return a.sv.Compare(b.sv)
+		return a.sv.compare(b.sv)
 	case KindNumerical:
 		c := a.num.compare(b.num)
 		if p.desc {

@@ -53,20 +53,24 @@ func (c *Client) tags(ctx context.Context, repo name.Repository) ([]string, erro
 	next := *base
 	next.RawQuery = "n=" + strconv.Itoa(c.pageSize)
 
-	seen := map[string]bool{}
+	// Sized for one page; a page's slice is decoded into again for the next (the strings
+	// themselves are kept in out).
+	seen := make(map[string]struct{}, c.pageSize)
 	visited := map[string]bool{}
-	var out []string
+	out := make([]string, 0, c.pageSize)
+	names := make([]string, 0, c.pageSize)
 	for page := 0; page < maxTagPages; page++ {
 		u := next.String()
 		visited[u] = true
-		names, link, err := c.tagPage(ctx, client, repo, u)
+		var link *url.URL
+		names, link, err = c.tagPage(ctx, client, repo, u, names[:0])
 		if err != nil {
 			return nil, err
 		}
 		fresh := 0
 		for _, t := range names {
-			if !seen[t] {
-				seen[t] = true
+			if _, dup := seen[t]; !dup {
+				seen[t] = struct{}{}
 				out = append(out, t)
 				fresh++
 			}
@@ -97,8 +101,9 @@ func (c *Client) tags(ctx context.Context, repo name.Repository) ([]string, erro
 	return nil, fmt.Errorf("more than %d pages of tags: stopping", maxTagPages)
 }
 
-// tagPage fetches one page and returns its tags and the Link header's next URL, if any.
-func (c *Client) tagPage(ctx context.Context, client *http.Client, repo name.Repository, u string) ([]string, *url.URL, error) {
+// tagPage fetches one page and returns its tags, decoded into buf's storage, and the Link
+// header's next URL, if any.
+func (c *Client) tagPage(ctx context.Context, client *http.Client, repo name.Repository, u string, buf []string) ([]string, *url.URL, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, nil, err
@@ -115,6 +120,7 @@ func (c *Client) tagPage(ctx context.Context, client *http.Client, repo name.Rep
 	var body struct {
 		Tags []string `json:"tags"`
 	}
+	body.Tags = buf
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTagPageBytes)).Decode(&body); err != nil {
 		return nil, nil, fmt.Errorf("decoding tag list from %s: %w", redact(u), err)
 	}

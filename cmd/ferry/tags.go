@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -170,7 +171,10 @@ func tagsResult(sel *registry.Selection) tagsJSON {
 	return r
 }
 
-func writeTagsText(w io.Writer, sel *registry.Selection) error {
+func writeTagsText(out io.Writer, sel *registry.Selection) error {
+	// One write per 64 KiB, not several per cell: with thousands of tags, unbuffered output
+	// was most of the command's time.
+	w := bufio.NewWriterSize(out, 64<<10)
 	if sel.Chosen != nil {
 		line := sel.Chosen.Tag + "@" + sel.Chosen.Digest
 		if sel.Chosen.Signer != "" {
@@ -186,7 +190,10 @@ func writeTagsText(w io.Writer, sel *registry.Selection) error {
 	for _, v := range tagsResult(sel).Candidates {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.Tag, v.Verdict, v.Reason, v.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // interspersedFlags applies the flags that follow positional arguments (urfave/cli v2 stops
