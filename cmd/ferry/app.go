@@ -73,6 +73,9 @@ Examples:
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return &exitErr{code: exitUsage, err: err}
 		},
+		// run maps errors to exit codes; urfave/cli must not exit on its own (it would exit 3,
+		// ferry's "verification refused", for an unknown command).
+		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			versionCommand(),
 			tagsCommand(),

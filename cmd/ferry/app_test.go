@@ -36,9 +36,10 @@ func TestHelpListsCommands(t *testing.T) {
 	}
 }
 
-func TestUnknownFlagIsUsageError(t *testing.T) {
-	code, _, _ := runCLI(t, "version", "--no-such-flag")
-	if code != exitUsage {
-		t.Fatalf("exit %d, want %d", code, exitUsage)
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"version", "--no-such-flag"}, {"no-such-command"}, {"--no-such-global"}} {
+		if code, _, _ := runCLI(t, args...); code != exitUsage {
+			t.Errorf("ferry %v: exit %d, want %d", args, code, exitUsage)
+		}
 	}
 }
