@@ -51,8 +51,11 @@ into a Kubernetes config repo, and promotes it from environment to environment b
 and pull requests.
 
 Examples:
-   ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2
-   ferry version`,
+   ferry bump ghcr.io/acme/api:1.4.2          # after docker push and cosign sign
+   ferry watch --once                         # on a CI schedule
+   ferry promote staging prod                 # a pull request for prod
+   ferry status --output markdown
+   ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2`,
 		Version:              version,
 		HideVersion:          true,
 		Writer:               stdout,
@@ -73,6 +76,10 @@ Examples:
 			return &exitErr{code: exitUsage, err: err}
 		},
 		Commands: []*cli.Command{
+			bumpCommand(),
+			watchCommand(),
+			promoteCommand(),
+			statusCommand(),
 			versionCommand(),
 		},
 	}
