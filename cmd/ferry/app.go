@@ -81,6 +81,7 @@ Examples:
 			promoteCommand(),
 			statusCommand(),
 			versionCommand(),
+			tagsCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
