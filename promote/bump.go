@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -188,14 +189,13 @@ func (r *runner) isDowngrade(t target, curTag, curDigest string) bool {
 	return err == nil && c < 0
 }
 
+// missingPlatforms lists the wanted platforms that have (normalised, as Platforms returns them)
+// does not serve.
 func missingPlatforms(want, have []string) []string {
-	got := map[string]bool{}
-	for _, h := range have {
-		got[registry.NormalizePlatform(h)] = true
-	}
 	var missing []string
 	for _, w := range want {
-		if !got[registry.NormalizePlatform(w)] {
+		n, err := registry.ParsePlatform(w)
+		if err != nil || !slices.Contains(have, n) {
 			missing = append(missing, w)
 		}
 	}

@@ -156,17 +156,20 @@ func (r *runner) close() {
 
 // registryOptions turns ferry.yaml's registries section into client options.
 func registryOptions(cfg *config.Config) []registry.Option {
-	var opts []registry.Option
+	var hosts []registry.Host
 	for _, h := range cfg.Registries {
-		opts = append(opts, registry.WithHost(registry.Host{
+		hosts = append(hosts, registry.Host{
 			Name:              h.Host,
 			Insecure:          h.Insecure,
 			TokenEnv:          h.TokenEnv,
 			RequestsPerSecond: h.RequestsPerSecond,
 			ImmutableTags:     h.ImmutableTags,
-		}))
+		})
 	}
-	return opts
+	if len(hosts) == 0 {
+		return nil
+	}
+	return []registry.Option{registry.WithHosts(hosts...)}
 }
 
 // policyFor returns the image's tag policy, built once per run.

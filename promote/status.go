@@ -101,7 +101,7 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 			}
 			if rk, err := rank(imgName); err == nil && rk != nil {
 				st.Behind = policy.Behind(ref.Tag, *rk)
-			} else if err != nil && !errors.Is(err, registry.ErrNoCandidate) {
+			} else if err != nil && !errors.Is(err, registry.ErrNothingQualifies) {
 				st.Note = joinNote(st.Note, "tags: "+err.Error())
 			}
 			es.Images = append(es.Images, st)

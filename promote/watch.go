@@ -45,7 +45,7 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		}
 		t, err := r.selectImage(ctx, img, envs)
 		if err != nil {
-			if errors.Is(err, registry.ErrNoCandidate) {
+			if errors.Is(err, registry.ErrNothingQualifies) {
 				continue // already reported as skips
 			}
 			return r.res, err
@@ -113,6 +113,10 @@ func (r *runner) selectImage(ctx context.Context, img *config.Image, envs []*con
 		opts.Verifier = v
 	}
 	sel, err := r.reg.Select(ctx, opts)
+	var none *registry.NoQualifyingTagError
+	if errors.As(err, &none) {
+		sel = none.Selection
+	}
 	envName := ""
 	if len(envs) == 1 {
 		envName = envs[0].Name
@@ -133,7 +137,7 @@ func (r *runner) selectImage(ctx context.Context, img *config.Image, envs []*con
 		}
 	}
 	if err != nil {
-		if errors.Is(err, registry.ErrNoCandidate) {
+		if none != nil && (sel == nil || len(sel.PassedOver) == 0) {
 			r.skip(envName, img.Name, "", "policy", err.Error())
 		}
 		return target{}, fmt.Errorf("image %s: %w", img.Name, err)
