@@ -82,6 +82,7 @@ Examples:
 			statusCommand(),
 			versionCommand(),
 			tagsCommand(),
+			lintCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
