@@ -95,7 +95,7 @@ func (r *runner) bumpEnvironments() ([]*config.Environment, error) {
 		}
 		return []*config.Environment{env}, nil
 	}
-	return r.cfg.RegistryFed(), nil
+	return r.registryFed(), nil
 }
 
 // bumpTarget checks one REF against its image's policy, resolves and verifies its digest.
@@ -119,7 +119,7 @@ func (r *runner) bumpTarget(ctx context.Context, s string) (target, error) {
 			t.tag = tag
 		}
 	}
-	if t.tag == "" && img.Pin != "digest" {
+	if t.tag == "" && img.Pin != config.PinDigest {
 		return target{}, fmt.Errorf("%s: a tag is needed to check image %s's policy (or set pin: digest)", s, img.Name)
 	}
 	if t.tag != "" {

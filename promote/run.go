@@ -190,8 +190,8 @@ func policySpec(img *config.Image) policy.Spec {
 	s := policy.Spec{
 		Semver:       p.Semver,
 		Prerelease:   p.Prerelease,
-		Numerical:    p.Numerical,
-		Alphabetical: p.Alphabetical,
+		Numerical:    string(p.Numerical),
+		Alphabetical: string(p.Alphabetical),
 		NewestBuild:  p.NewestBuild != nil,
 		Digest:       p.Digest,
 		Allow:        img.Tags.Allow,
@@ -318,11 +318,11 @@ func newName(t target) string {
 	return t.repo
 }
 
-func pinOf(p string) manifests.Pin {
+func pinOf(p config.Pin) manifests.Pin {
 	switch p {
-	case "digest":
+	case config.PinDigest:
 		return manifests.PinDigest
-	case "tag":
+	case config.PinTag:
 		return manifests.PinTag
 	}
 	return manifests.PinTagDigest
@@ -331,7 +331,7 @@ func pinOf(p string) manifests.Pin {
 func fieldsOf(img *config.Image) []manifests.Field {
 	var fs []manifests.Field
 	for _, f := range img.Fields {
-		fs = append(fs, manifests.Field{Path: f.Path, Part: f.Part, Files: f.Files})
+		fs = append(fs, manifests.Field{Path: f.Path, Part: string(f.Part), Files: f.Files})
 	}
 	return fs
 }
@@ -389,4 +389,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// registryFed returns the environments bump and watch write, as pointers into the config.
+func (r *runner) registryFed() []*config.Environment {
+	var out []*config.Environment
+	for i := range r.cfg.Environments {
+		if r.cfg.Environments[i].FromRegistry() {
+			out = append(out, &r.cfg.Environments[i])
+		}
+	}
+	return out
 }

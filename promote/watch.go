@@ -27,7 +27,7 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 	}
 	defer r.close()
 
-	envs := r.cfg.RegistryFed()
+	envs := r.registryFed()
 	runs := map[string]map[string]manifests.Ref{} // env → image → current
 	for _, env := range envs {
 		cur, err := r.current(r.tip, env)
@@ -88,7 +88,7 @@ func (r *runner) groupForBranches(env *config.Environment, ts []target) []branch
 	if len(ts) == 0 {
 		return nil
 	}
-	if env.Write != "pull-request" {
+	if env.Write != config.WritePullRequest {
 		return []branchGroup{{targets: ts}}
 	}
 	var gs []branchGroup

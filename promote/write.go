@@ -78,7 +78,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		}, nil
 	}
 
-	if env.Write != "pull-request" {
+	if env.Write != config.WritePullRequest {
 		res, err := r.repo.Apply(ctx, intent)
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", env.Name, err)
@@ -132,7 +132,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 func (r *runner) commitMessage(env *config.Environment, source string, targets []target, changes []manifests.Change) (string, error) {
 	body, err := r.cfg.RenderCommitMessage(templateData(env, source, targets, changes))
 	if err != nil {
-		return "", fmt.Errorf("git.commitMessage: %w", err)
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(body, "\n"))
@@ -150,22 +150,22 @@ func (r *runner) commitMessage(env *config.Environment, source string, targets [
 	return b.String(), nil
 }
 
-// templateData is what commit message and PR templates see.
+// templateData is what commit message and PR templates see: one change per image, with the
+// value the environment ran before (from the manifests' first change for it).
 func templateData(env *config.Environment, source string, targets []target, changes []manifests.Change) config.TemplateData {
 	d := config.TemplateData{Environment: env.Name, Source: source}
-	seen := map[string]bool{}
-	for _, c := range changes {
-		key := c.Image + "\x00" + c.From + "\x00" + c.To
-		if seen[key] {
-			continue
+	for _, t := range targets {
+		from := ""
+		for _, c := range changes {
+			if c.Image == t.img.Name {
+				from = c.From
+				break
+			}
 		}
-		seen[key] = true
-		d.Changes = append(d.Changes, config.TemplateChange{Image: c.Image, From: c.From, To: c.To})
-	}
-	if len(d.Changes) == 0 {
-		for _, t := range targets {
-			d.Changes = append(d.Changes, config.TemplateChange{Image: t.img.Name, To: t.ref()})
-		}
+		d.Changes = append(d.Changes, config.TemplateChange{
+			Image: t.img.Name, Repository: t.repo, From: from, To: t.ref(),
+			Digest: t.digest, Signer: t.signer, Unverified: t.signer == "" && t.img.InsecureSkipVerify,
+		})
 	}
 	return d
 }
@@ -173,7 +173,7 @@ func templateData(env *config.Environment, source string, targets []target, chan
 // forge returns the forge client for env's pull requests, or nil when none is configured or
 // inferable from the remote (the branch is then pushed and reported without a URL).
 func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
-	pr := r.cfg.PullRequestFor(env)
+	pr := env.PullRequest
 	remote := r.repo.RemoteURL()
 	if pr.Provider == "" && !forge.Inferable(remote) {
 		return nil, nil
@@ -182,49 +182,35 @@ func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 	if newForge == nil {
 		newForge = forge.New
 	}
-	f, err := newForge(forge.Config{Provider: pr.Provider, BaseURL: pr.URL, RemoteURL: remote, Token: r.opts.ForgeToken})
+	f, err := newForge(forge.Config{Provider: string(pr.Provider), BaseURL: pr.URL, RemoteURL: remote, Token: r.opts.ForgeToken})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
 	return f, nil
 }
 
-// pullRequestSpec renders the PR title and body for env.
+// pullRequestSpec renders the PR title and body for env (its pullRequest settings are already
+// merged over git.pullRequest by the config loader).
 func (r *runner) pullRequestSpec(env *config.Environment, source, branch string, targets []target, edit *manifests.Edit) (forge.Spec, error) {
-	pr := r.cfg.PullRequestFor(env)
 	var changes []manifests.Change
 	if edit != nil {
 		changes = edit.Changes
 	}
 	data := templateData(env, source, targets, changes)
-	title, err := r.cfg.Render("pullRequest.title", pr.Title, data)
+	title, err := env.RenderTitle(data)
 	if err != nil {
 		return forge.Spec{}, err
 	}
-	body := ""
-	if pr.Body != "" {
-		if body, err = r.cfg.Render("pullRequest.body", pr.Body, data); err != nil {
-			return forge.Spec{}, err
-		}
-	} else {
-		var rows []forge.BodyRow
-		for _, t := range targets {
-			from := ""
-			for _, c := range changes {
-				if c.Image == t.img.Name {
-					from = c.From
-					break
-				}
-			}
-			rows = append(rows, forge.BodyRow{Image: t.img.Name, From: from, To: t.ref(), Digest: t.digest, Signer: t.signer})
-		}
-		body = forge.Body(rows)
+	body, err := env.RenderBody(data)
+	if err != nil {
+		return forge.Spec{}, err
 	}
 	for _, t := range targets {
 		if t.signer == "" && t.img.InsecureSkipVerify {
 			body += fmt.Sprintf("\n\n> **Warning:** %s was written without signature verification (insecureSkipVerify: true).\n", t.img.Name)
 		}
 	}
+	pr := env.PullRequest
 	return forge.Spec{
 		Head: branch, Base: r.repo.Branch(), Title: title, Body: body,
 		Labels: pr.Labels, Reviewers: pr.Reviewers, Assignees: pr.Assignees,
