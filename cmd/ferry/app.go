@@ -55,7 +55,8 @@ Examples:
    ferry watch --once                         # on a CI schedule
    ferry promote staging prod                 # a pull request for prod
    ferry status --output markdown
-   ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2`,
+   ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2
+   ferry set-image --dry-run --output json nginx=ghcr.io/acme/nginx:1.27`,
 		Version:              version,
 		HideVersion:          true,
 		Writer:               stdout,
@@ -83,6 +84,7 @@ Examples:
 			versionCommand(),
 			tagsCommand(),
 			lintCommand(),
+			setImageCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
