@@ -163,18 +163,21 @@ func (r *runner) lastTrailer(ctx context.Context, env *config.Environment, img *
 				continue
 			}
 			if name, tv, good := parseImageTrailer(tr.Value); good && name == img.Name {
-				tv.at = e.Time
+				tv.at = e.Committer.When
 				found, ok = tv, true
 				return true
 			}
 		}
 		return false
 	}
-	h, err := r.repo.History(ctx, q)
+	entries, err := r.repo.History(ctx, q)
 	if err != nil {
 		return found, false, false, fmt.Errorf("reading %s's history: %w", env.Name, err)
 	}
-	return found, ok, h.Complete && !ok, nil
+	for _, e := range entries {
+		complete = complete || e.Root
+	}
+	return found, ok, complete, nil
 }
 
 func trailer(e gitrepo.Entry, key string) string {

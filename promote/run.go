@@ -43,8 +43,12 @@ type Options struct {
 	RegistryOptions []registry.Option
 	// GitAuth authenticates to the config repo's remote.
 	GitAuth gitrepo.Auth
-	// ForgeToken is the forge API token; ForgeHTTPClient is used for forge calls when set.
-	ForgeToken string
+	// ForgeToken returns the API token for a provider (github, gitlab, gitea); the CLI reads
+	// it from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN. Tokens are never printed.
+	ForgeToken func(provider string) string
+	// Wait, when positive, waits up to this long for each pull request to be merged or closed
+	// (promote --wait); WaitPoll is the polling interval (default 10s).
+	Wait, WaitPoll time.Duration
 	// NewForge opens a forge client; nil means forge.New.
 	NewForge func(forge.Config) (forge.Forge, error)
 	// Now is the clock (soak gates); nil means time.Now.
@@ -147,7 +151,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 
 func (r *runner) close() {
 	if r.repo != nil {
-		r.repo.Close()
+		_ = r.repo.Close()
 	}
 	if r.tmp != "" {
 		os.RemoveAll(r.tmp)

@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -117,10 +118,23 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 			return err
 		}
 		got, err := f.EnsurePullRequest(ctx, spec)
+		if got != nil {
+			pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
+		}
 		if err != nil {
+			if got != nil {
+				r.res.PullRequests = append(r.res.PullRequests, pr)
+			}
 			return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
 		}
-		pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
+		if r.opts.Wait > 0 {
+			st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
+			pr.State = string(st)
+			if err != nil && !errors.Is(err, forge.ErrWaitTimeout) {
+				r.res.PullRequests = append(r.res.PullRequests, pr)
+				return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
+			}
+		}
 	} else {
 		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", prBranch)
 	}
@@ -174,15 +188,22 @@ func templateData(env *config.Environment, source string, targets []target, chan
 // inferable from the remote (the branch is then pushed and reported without a URL).
 func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 	pr := env.PullRequest
-	remote := r.repo.RemoteURL()
-	if pr.Provider == "" && !forge.Inferable(remote) {
+	cfg := forge.Config{Provider: string(pr.Provider), BaseURL: pr.URL, RemoteURL: r.repo.URL()}
+	provider, err := forge.ProviderFor(cfg)
+	switch {
+	case errors.Is(err, forge.ErrNoForge), errors.Is(err, forge.ErrUnknownProvider):
 		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	if r.opts.ForgeToken != nil {
+		cfg.Token = r.opts.ForgeToken(provider)
 	}
 	newForge := r.opts.NewForge
 	if newForge == nil {
 		newForge = forge.New
 	}
-	f, err := newForge(forge.Config{Provider: string(pr.Provider), BaseURL: pr.URL, RemoteURL: remote, Token: r.opts.ForgeToken})
+	f, err := newForge(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/forge"
 	"github.com/ferryhq/ferry/promote/gitrepo"
 	"github.com/ferryhq/ferry/registry"
 )
@@ -41,8 +42,9 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 		AllowDowngrade: c.Bool("allow-downgrade"),
 		Env:            c.String("env"),
 		Log:            slog.Default(),
-		GitAuth:        gitrepo.AuthFromEnv(),
-		ForgeToken:     forgeTokenFromEnv(),
+		GitAuth:        gitAuthFromEnv(),
+		ForgeToken:     forgeToken,
+		Wait:           c.Duration("wait"),
 	}
 	if dir := c.String("cache-dir"); dir != "" {
 		opts.RegistryOptions = append(opts.RegistryOptions, registry.WithCacheDir(dir))
@@ -50,15 +52,33 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 	return opts, nil
 }
 
-// forgeTokenFromEnv picks the forge API token. The provider decides which one is meant; ferry
-// passes the first one set, in this order, and forge clients never print it.
-func forgeTokenFromEnv() string {
-	for _, v := range []string{"FERRY_FORGE_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"} {
+// gitAuthFromEnv takes the config repo's HTTPS token from FERRY_GIT_TOKEN, else the forge
+// token (GITHUB_TOKEN works for the Actions checkout of the same organisation). SSH remotes use
+// FERRY_SSH_KEY (a key file) or the SSH agent, with hosts checked against known_hosts.
+func gitAuthFromEnv() gitrepo.Auth {
+	a := gitrepo.Auth{Token: os.Getenv("FERRY_GIT_TOKEN"), SSHKeyFile: os.Getenv("FERRY_SSH_KEY")}
+	if a.Token != "" {
+		return a
+	}
+	for _, v := range []string{"GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"} {
 		if t := os.Getenv(v); t != "" {
-			return t
+			a.Token = t
+			if v == "GITLAB_TOKEN" {
+				a.Username = "oauth2"
+			}
+			return a
 		}
 	}
-	return ""
+	return a
+}
+
+// forgeToken returns the API token for provider from its conventional variable
+// (GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN), else FERRY_FORGE_TOKEN.
+func forgeToken(provider string) string {
+	if t := os.Getenv(forge.TokenEnv(provider)); t != "" {
+		return t
+	}
+	return os.Getenv("FERRY_FORGE_TOKEN")
 }
 
 // report prints a run's result and maps a refusal to exit 3.
@@ -122,6 +142,9 @@ func printResult(c *cli.Context, res *promote.Result) {
 			fmt.Fprintf(w, "%s: updated pull request %s\n", pr.Environment, pr.URL)
 		default:
 			fmt.Fprintf(w, "%s: opened pull request %s\n", pr.Environment, pr.URL)
+		}
+		if pr.State != "" {
+			fmt.Fprintf(w, "%s: pull request %s is %s\n", pr.Environment, pr.URL, pr.State)
 		}
 	}
 	for _, s := range res.Skipped {
@@ -238,7 +261,9 @@ a skip with exit code 0.
 
 Example:
    ferry promote staging prod`,
-		Flags: pipelineFlags(),
+		Flags: append(pipelineFlags(),
+			&cli.DurationFlag{Name: "wait", Usage: "wait up to D for the pull request to be merged or closed, and report which", EnvVars: []string{"FERRY_WAIT"}},
+		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return usageError("promote: want SRC and DST environments, e.g. ferry promote staging prod")
