@@ -90,7 +90,7 @@ images:
   - name: ` + w.reg.Host + `/acme/api
     newTag: 1.0.0 # bumped by ferry
 `,
-		"envs/dev/deployment.yaml": deployment(w.reg.Host+"/acme/api:1.0.0", w.reg.Host+"/acme/worker:1.0.0"),
+		"envs/dev/deployment.yaml":     deployment(w.reg.Host+"/acme/api:1.0.0", w.reg.Host+"/acme/worker:1.0.0"),
 		"envs/staging/deployment.yaml": deployment(w.reg.Host+"/acme/api:1.0.0@"+w.digest["api:1.0.0"], w.reg.Host+"/acme/worker:1.0.0@"+w.digest["worker:1.0.0"]),
 		"envs/prod/deployment.yaml":    deployment(w.reg.Host+"/acme/api:1.0.0@"+w.digest["api:1.0.0"], w.reg.Host+"/acme/worker:1.0.0@"+w.digest["worker:1.0.0"]),
 		"README.md":                    "config repo\n",
