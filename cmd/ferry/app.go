@@ -85,6 +85,7 @@ Examples:
 			tagsCommand(),
 			lintCommand(),
 			setImageCommand(),
+			verifyCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
