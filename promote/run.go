@@ -214,30 +214,13 @@ func (r *runner) verifierFor(ctx context.Context, img *config.Image) (*registry.
 		r.verifiers[img.Name] = nil
 		return nil, nil
 	}
-	var entries []registry.VerifyEntry
-	for _, e := range img.Verify {
-		key, err := r.repoPath(e.Key)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
-		}
-		entry := registry.VerifyEntry{Key: key, RequireTlog: e.RequireTlog}
-		if k := e.Keyless; k != nil {
-			root, err := r.repoPath(k.TrustedRoot)
-			if err != nil {
-				return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
-			}
-			entry.Keyless = &registry.Keyless{
-				Issuer: k.Issuer, IssuerRegexp: k.IssuerRegexp,
-				Identity: k.Identity, IdentityRegexp: k.IdentityRegexp,
-				TrustedRoot:        root,
-				InsecureIgnoreTlog: k.InsecureIgnoreTlog, InsecureIgnoreSCT: k.InsecureIgnoreSCT,
-			}
-		}
-		entries = append(entries, entry)
+	entries, err := VerifyEntries(img, r.repoPath)
+	if err != nil {
+		return nil, err
 	}
 	v, err := registry.NewVerifier(entries,
 		registry.WithRemoteOptions(r.reg.RemoteOptions(ctx)...),
-		registry.WithWarnings(func(msg string) { r.log.Warn(msg, "image", img.Name) }))
+		registry.WithLogger(r.log.With("image", img.Name)))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
 	}
@@ -404,4 +387,32 @@ func (r *runner) registryFed() []*config.Environment {
 		}
 	}
 	return out
+}
+
+// VerifyEntries turns an image's verify entries from ferry.yaml into the registry's. resolve
+// maps a path from ferry.yaml (relative to the config repo's root) to a local file; env://
+// values and absolute paths are passed through unchanged.
+func VerifyEntries(img *config.Image, resolve func(string) (string, error)) ([]registry.VerifyEntry, error) {
+	var entries []registry.VerifyEntry
+	for _, e := range img.Verify {
+		key, err := resolve(e.Key)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
+		}
+		entry := registry.VerifyEntry{Key: key, RequireTlog: e.RequireTlog}
+		if k := e.Keyless; k != nil {
+			root, err := resolve(k.TrustedRoot)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
+			}
+			entry.Keyless = &registry.Keyless{
+				Issuer: k.Issuer, IssuerRegexp: k.IssuerRegexp,
+				Identity: k.Identity, IdentityRegexp: k.IdentityRegexp,
+				TrustedRoot:        root,
+				InsecureIgnoreTlog: k.InsecureIgnoreTlog, InsecureIgnoreSCT: k.InsecureIgnoreSCT,
+			}
+		}
+		entries = append(entries, entry)
+	}
+	return entries, nil
 }

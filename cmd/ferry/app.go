@@ -99,7 +99,7 @@ Examples:
 // run executes the CLI and maps errors to exit codes.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -133,4 +133,62 @@ func versionCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// flagsFirst moves a command's flags ahead of its positional arguments. urfave/cli v2 stops
+// parsing flags at the first positional argument, but `ferry tags REPO --semver …` and
+// `ferry bump REF --repo …` are the documented forms. "--" still ends the flags.
+func flagsFirst(app *cli.App, args []string) []string {
+	takesValue := func(flags []cli.Flag) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range flags {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				m[n] = !isBool
+			}
+		}
+		return m
+	}
+	// Skip the program name and global flags to find the command.
+	global := takesValue(app.Flags)
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if global[name] && !hasValue {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	value := takesValue(cmd.Flags)
+	var flags, pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if value[name] && !hasValue && j+1 < len(rest) {
+			j++
+			flags = append(flags, rest[j])
+		}
+	}
+	out := append(append([]string{}, args[:i+1]...), flags...)
+	if len(pos) > 0 {
+		out = append(out, "--")
+	}
+	return append(out, pos...)
 }
