@@ -30,6 +30,8 @@ type PullRequest struct {
 	Number      int    `json:"number,omitempty"`
 	Updated     bool   `json:"updated"`
 	Branch      string `json:"branch"`
+	// State is open, merged or closed after promote --wait.
+	State string `json:"state,omitempty"`
 }
 
 // Skip is an image an environment did not get, with a short fixed reason word

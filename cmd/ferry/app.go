@@ -51,9 +51,12 @@ into a Kubernetes config repo, and promotes it from environment to environment b
 and pull requests.
 
 Examples:
+   ferry bump ghcr.io/acme/api:1.4.2          # after docker push and cosign sign
+   ferry watch --once                         # on a CI schedule
+   ferry promote staging prod                 # a pull request for prod
+   ferry status --output markdown
    ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2
-   ferry set-image --dry-run --output json nginx=ghcr.io/acme/nginx:1.27
-   ferry version`,
+   ferry set-image --dry-run --output json nginx=ghcr.io/acme/nginx:1.27`,
 		Version:              version,
 		HideVersion:          true,
 		Writer:               stdout,
@@ -77,6 +80,10 @@ Examples:
 		// ferry's "verification refused", for an unknown command).
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
+			bumpCommand(),
+			watchCommand(),
+			promoteCommand(),
+			statusCommand(),
 			versionCommand(),
 			tagsCommand(),
 			lintCommand(),
@@ -95,7 +102,7 @@ Examples:
 // run executes the CLI and maps errors to exit codes.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -129,4 +136,62 @@ func versionCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// flagsFirst moves a command's flags ahead of its positional arguments. urfave/cli v2 stops
+// parsing flags at the first positional argument, but `ferry tags REPO --semver …` and
+// `ferry bump REF --repo …` are the documented forms. "--" still ends the flags.
+func flagsFirst(app *cli.App, args []string) []string {
+	takesValue := func(flags []cli.Flag) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range flags {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				m[n] = !isBool
+			}
+		}
+		return m
+	}
+	// Skip the program name and global flags to find the command.
+	global := takesValue(app.Flags)
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if global[name] && !hasValue {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	value := takesValue(cmd.Flags)
+	var flags, pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if value[name] && !hasValue && j+1 < len(rest) {
+			j++
+			flags = append(flags, rest[j])
+		}
+	}
+	out := append(append([]string{}, args[:i+1]...), flags...)
+	if len(pos) > 0 {
+		out = append(out, "--")
+	}
+	return append(out, pos...)
 }

@@ -43,3 +43,23 @@ func TestUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsFirst(t *testing.T) {
+	app := newApp(nil, nil)
+	for _, tc := range []struct{ in, want string }{
+		{"ferry bump REF --repo x --dry-run", "ferry bump --repo x --dry-run -- REF"},
+		{"ferry --log-level debug tags REPO --semver ^1 -o=json", "ferry --log-level debug tags --semver ^1 -o=json -- REPO"},
+		{"ferry promote dev prod --wait 5m", "ferry promote --wait 5m -- dev prod"},
+		{"ferry set-image --path d -- -weird", "ferry set-image --path d -- -weird"},
+		{"ferry version", "ferry version"},
+		{"ferry nosuch a --b", "ferry nosuch a --b"},
+	} {
+		got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("flagsFirst(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if code, out, _ := runCLI(t, "help", "bump"); code != 0 || !strings.Contains(out, "ferry bump") {
+		t.Errorf("ferry help bump: exit %d\n%s", code, out)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -80,10 +79,7 @@ type tagVerdict struct {
 }
 
 func runTags(c *cli.Context) error {
-	args, err := interspersedFlags(c)
-	if err != nil {
-		return err
-	}
+	args := c.Args().Slice()
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
@@ -194,51 +190,4 @@ func writeTagsText(out io.Writer, sel *registry.Selection) error {
 		return err
 	}
 	return w.Flush()
-}
-
-// interspersedFlags applies the flags that follow positional arguments (urfave/cli v2 stops
-// parsing flags at the first one, but `ferry tags REPO --semver …` is the documented form) and
-// returns the positional arguments. "--" ends the flags.
-func interspersedFlags(c *cli.Context) ([]string, error) {
-	isBool := map[string]bool{}
-	primary := map[string]string{} // every name and alias → the flag's first name
-	for _, f := range c.Command.Flags {
-		_, b := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			primary[n] = f.Names()[0]
-			isBool[n] = b
-		}
-	}
-	var pos []string
-	rest := c.Args().Slice()
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		if a == "--" {
-			pos = append(pos, rest[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if _, ok := primary[name]; !ok {
-			return nil, usageError("flag provided but not defined: -%s", name)
-		}
-		if !hasValue {
-			if isBool[name] {
-				value = "true"
-			} else {
-				if i+1 >= len(rest) {
-					return nil, usageError("flag needs an argument: -%s", name)
-				}
-				i++
-				value = rest[i]
-			}
-		}
-		if err := c.Set(primary[name], value); err != nil {
-			return nil, usageError("invalid value %q for flag -%s: %v", value, name, err)
-		}
-	}
-	return pos, nil
 }

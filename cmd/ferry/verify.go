@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 
-	"github.com/ferryhq/ferry/registry"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/urfave/cli/v2"
+
+	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/registry"
 )
 
 // verifyFlags are cosign's verification flags, shared by `verify` and `tags`.
@@ -70,6 +74,29 @@ func verifyEntriesFromFlags(c *cli.Context) ([]registry.VerifyEntry, error) {
 	return entries, nil
 }
 
+// configVerifyEntries reads REF's image entry from ferry.yaml in the local checkout --repo
+// (or the absolute --config file); key paths are relative to the config repo's root.
+func configVerifyEntries(c *cli.Context, ref name.Reference) ([]registry.VerifyEntry, error) {
+	repo := c.String("repo")
+	cfg, _, err := loadConfig(repo, c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	img := cfg.ImageByRepository(ref.Context().Name())
+	if img == nil {
+		return nil, fmt.Errorf("%s: no image in %s has repository %s", ref, c.String("config"), ref.Context().Name())
+	}
+	if len(img.Verify) == 0 {
+		return nil, fmt.Errorf("image %s has no verify entries in %s (insecureSkipVerify: true)", img.Name, c.String("config"))
+	}
+	return promote.VerifyEntries(img, func(p string) (string, error) {
+		if p == "" || strings.HasPrefix(p, "env://") || filepath.IsAbs(p) {
+			return p, nil
+		}
+		return filepath.Join(repo, filepath.FromSlash(p)), nil
+	})
+}
+
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
@@ -82,7 +109,9 @@ Examples:
    ferry verify --key cosign.pub ghcr.io/acme/api:1.4.2
    ferry verify --certificate-identity-regexp '^https://github.com/acme/' \
      --certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/api:1.4.2`,
-		Flags:  append(verifyFlags(), outputFlag()),
+		Flags: append(verifyFlags(), outputFlag(),
+			&cli.StringFlag{Name: "config", Value: "ferry.yaml", Usage: "without verify flags: use REF's image entry from this ferry.yaml", EnvVars: []string{"FERRY_CONFIG"}},
+			&cli.StringFlag{Name: "repo", Value: ".", Usage: "the local checkout --config is read from", EnvVars: []string{"FERRY_REPO"}}),
 		Action: runVerify,
 	}
 }
@@ -113,8 +142,13 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(entries) == 0 && c.IsSet("config") {
+		if entries, err = configVerifyEntries(c, ref); err != nil {
+			return err
+		}
+	}
 	if len(entries) == 0 {
-		return usageError("verify needs --key PATH or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]")
+		return usageError("verify needs --key PATH, --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp], or --config")
 	}
 	client, err := registry.New()
 	if err != nil {

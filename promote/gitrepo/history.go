@@ -37,6 +37,8 @@ type Entry struct {
 	Author    Signature
 	Committer Signature
 	Trailers  []Trailer
+	// Root is true for the first commit of the history (it has no parent).
+	Root bool
 }
 
 // History walks the first-parent history of the target branch from its tip, newest first.
@@ -83,6 +85,7 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 		}
 		if keep {
 			e := entry(c)
+			e.Root = len(c.ParentHashes) == 0
 			out = append(out, e)
 			if q.Stop != nil && q.Stop(e) {
 				break

@@ -1,0 +1,274 @@
+package promote_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/promotetest"
+	"github.com/ferryhq/ferry/registry"
+)
+
+func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	res, err := promote.Watch(ctx, w.Options(), promote.WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := w.Show("main", "envs/dev/kustomization.yaml")
+	wantAPI := "newTag: 1.1.0@" + w.Digest["api:1.1.0"] + " # bumped by ferry"
+	if !strings.Contains(kust, "digest: "+w.Digest["api:1.1.0"]) && !strings.Contains(kust, wantAPI) {
+		t.Errorf("dev kustomization does not pin api 1.1.0 to its verified digest:\n%s", kust)
+	}
+	if !strings.Contains(kust, "# bumped by ferry") {
+		t.Errorf("comment lost:\n%s", kust)
+	}
+	dep := w.Show("main", "envs/dev/deployment.yaml")
+	if !strings.Contains(dep, "acme/worker:1.1.0@"+w.Digest["worker:1.1.0"]) {
+		t.Errorf("dev worker not updated to 1.1.0@digest:\n%s", dep)
+	}
+	if len(res.Commits) != 1 || res.Commits[0].Environment != "dev" {
+		t.Fatalf("commits = %+v, want one for dev", res.Commits)
+	}
+	var unsigned []string
+	for _, s := range res.Skipped {
+		if s.Reason == registry.ReasonUnsigned {
+			unsigned = append(unsigned, s.Image+":"+s.Tag)
+		}
+	}
+	if diff := cmp.Diff([]string{"api:1.2.0", "worker:1.2.0"}, unsigned); diff != "" {
+		t.Errorf("unsigned skips (-want +got):\n%s", diff)
+	}
+	msg := promotetest.Git(t, w.Bare, "log", "-1", "--format=%B", "main")
+	for _, want := range []string{
+		"Ferry-Image: api=" + w.Reg.Host + "/acme/api:1.1.0@" + w.Digest["api:1.1.0"],
+		"Ferry-Image: worker=" + w.Reg.Host + "/acme/worker:1.1.0@" + w.Digest["worker:1.1.0"],
+		"Ferry-Source: registry",
+		"Ferry-Environment: dev",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("commit message lacks %q:\n%s", want, msg)
+		}
+	}
+	if got := strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%an <%ae>", "main")); got != "ferry-test <ferry@example.test>" {
+		t.Errorf("author = %q", got)
+	}
+
+	// Idempotent: nothing new, no commit.
+	before := w.Head("main")
+	res, err = promote.Watch(ctx, w.Options(), promote.WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Commits) != 0 || w.Head("main") != before {
+		t.Errorf("second watch committed: %+v", res.Commits)
+	}
+}
+
+func TestBumpAllOrNothing(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	before := w.Head("main")
+	_, err := promote.Bump(ctx, w.Options(), []string{
+		w.Reg.Ref("acme/api:1.1.0"),
+		w.Reg.Ref("acme/worker:1.2.0"), // unsigned
+	})
+	if !errors.Is(err, promote.ErrRefused) {
+		t.Fatalf("bump with an unsigned ref: err = %v, want ErrRefused", err)
+	}
+	if w.Head("main") != before {
+		t.Fatal("a refused bump wrote to the config repo")
+	}
+
+	res, err := promote.Bump(ctx, w.Options(), []string{w.Reg.Ref("acme/api:1.1.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Commits) != 1 {
+		t.Fatalf("commits = %+v", res.Commits)
+	}
+	if kust := w.Show("main", "envs/dev/kustomization.yaml"); !strings.Contains(kust, w.Digest["api:1.1.0"]) {
+		t.Errorf("dev not bumped:\n%s", kust)
+	}
+	// staging is not registry-fed: untouched.
+	if st := w.Show("main", "envs/staging/deployment.yaml"); strings.Contains(st, "1.1.0") {
+		t.Errorf("bump wrote staging:\n%s", st)
+	}
+}
+
+func TestBumpRefusesDowngradeAndUnknownRepository(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	if _, err := promote.Bump(ctx, w.Options(), []string{w.Reg.Ref("acme/api:1.1.0")}); err != nil {
+		t.Fatal(err)
+	}
+	head := w.Head("main")
+	res, err := promote.Bump(ctx, w.Options(), []string{w.Reg.Ref("acme/api:1.0.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Reason != "downgrade" || w.Head("main") != head {
+		t.Errorf("downgrade not refused: skipped %+v", res.Skipped)
+	}
+	opts := w.Options()
+	opts.AllowDowngrade = true
+	if res, err = promote.Bump(ctx, opts, []string{w.Reg.Ref("acme/api:1.0.0")}); err != nil || len(res.Commits) != 1 {
+		t.Errorf("--allow-downgrade: commits %+v, err %v", res, err)
+	}
+
+	_, err = promote.Bump(ctx, w.Options(), []string{w.Reg.Ref("acme/other:1.0.0")})
+	if err == nil || !strings.Contains(err.Error(), "acme/other") {
+		t.Errorf("unknown repository: err = %v", err)
+	}
+}
+
+func TestPromoteCommitThenPullRequestBranchWithSoakGate(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	if _, err := promote.Watch(ctx, w.Options(), promote.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// dev → staging: a commit with dev's exact digests.
+	res, err := promote.Promote(ctx, w.Options(), "dev", "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Commits) != 1 {
+		t.Fatalf("promote dev staging: %+v", res)
+	}
+	st := w.Show("main", "envs/staging/deployment.yaml")
+	for _, want := range []string{"acme/api:1.1.0@" + w.Digest["api:1.1.0"], "acme/worker:1.1.0@" + w.Digest["worker:1.1.0"]} {
+		if !strings.Contains(st, want) {
+			t.Errorf("staging lacks %s:\n%s", want, st)
+		}
+	}
+	if msg := promotetest.Git(t, w.Bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Ferry-Source: dev") {
+		t.Errorf("promotion commit lacks its source trailer:\n%s", msg)
+	}
+
+	// staging → prod: the soak gate (24h) is not met right after the promotion.
+	res, err = promote.Promote(ctx, w.Options(), "staging", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.PullRequests) != 0 || len(res.Skipped) != 2 || res.Skipped[0].Reason != "gate" {
+		t.Fatalf("soak gate not applied: %+v", res)
+	}
+
+	// A day later the gate is met: prod writes through a pull-request branch. The remote is a
+	// path, so no forge: the branch is pushed and reported without a URL.
+	opts := w.Options()
+	opts.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	res, err = promote.Promote(ctx, opts, "staging", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []promote.PullRequest{{Environment: "prod", Branch: "ferry/prod/from-staging"}}
+	if diff := cmp.Diff(want, res.PullRequests); diff != "" {
+		t.Errorf("pull requests (-want +got):\n%s", diff)
+	}
+	if prod := w.Show("ferry/prod/from-staging", "envs/prod/deployment.yaml"); !strings.Contains(prod, w.Digest["api:1.1.0"]) {
+		t.Errorf("prod branch lacks the promoted digest:\n%s", prod)
+	}
+	if prod := w.Show("main", "envs/prod/deployment.yaml"); strings.Contains(prod, "1.1.0") {
+		t.Errorf("a pull-request environment was written on main:\n%s", prod)
+	}
+
+	// Again: same branch, nothing new.
+	branchHead := w.Head("ferry/prod/from-staging")
+	if _, err = promote.Promote(ctx, opts, "staging", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if w.Head("ferry/prod/from-staging") != branchHead {
+		t.Error("a repeated promotion rewrote the branch with nothing new")
+	}
+}
+
+func TestPromoteRefusesWhatNoLongerVerifies(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	// dev gets api and worker 1.1.0 from the registry; then someone puts the unsigned worker
+	// 1.2.0 into dev by hand.
+	opts := w.Options()
+	if _, err := promote.Watch(ctx, opts, promote.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	seed := t.TempDir()
+	promotetest.Git(t, "", "clone", "-q", w.Bare, seed)
+	p := filepath.Join(seed, "envs/dev/deployment.yaml")
+	if err := os.WriteFile(p, []byte(promotetest.Deployment(w.Reg.Host+"/acme/api:1.1.0@"+w.Digest["api:1.1.0"], w.Reg.Host+"/acme/worker:1.2.0@"+w.Digest["worker:1.2.0"])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promotetest.Git(t, seed, "-c", "user.name=dev", "-c", "user.email=dev@example.test", "commit", "-qam", "hand edit")
+	promotetest.Git(t, seed, "push", "-q", "origin", "main")
+
+	res, err := promote.Promote(ctx, opts, "dev", "staging")
+	if !errors.Is(err, promote.ErrRefused) {
+		t.Fatalf("err = %v, want ErrRefused", err)
+	}
+	st := w.Show("main", "envs/staging/deployment.yaml")
+	if strings.Contains(st, "worker:1.2.0") {
+		t.Errorf("unsigned worker reached staging:\n%s", st)
+	}
+	if !strings.Contains(st, "api:1.1.0@"+w.Digest["api:1.1.0"]) {
+		t.Errorf("verified api was not promoted alongside the refusal:\n%s", st)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Image != "worker" || res.Skipped[0].Reason != registry.ReasonUnsigned {
+		t.Errorf("skipped = %+v", res.Skipped)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	w := promotetest.New(t, nil)
+	before := w.Head("main")
+	opts := w.Options()
+	opts.DryRun = true
+	res, err := promote.Watch(context.Background(), opts, promote.WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Head("main") != before || len(res.Commits) != 0 {
+		t.Fatal("dry run wrote")
+	}
+	if !strings.Contains(res.Diff, "+") || !strings.Contains(res.Diff, "envs/dev/") {
+		t.Errorf("dry run diff:\n%s", res.Diff)
+	}
+	if len(res.Plan) == 0 {
+		t.Error("dry run has no plan")
+	}
+}
+
+func TestStatus(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx := context.Background()
+	if _, err := promote.Watch(ctx, w.Options(), promote.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := promote.Status(ctx, w.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]promote.ImageStatus{}
+	for _, e := range rep.Environments {
+		for _, im := range e.Images {
+			got[e.Name+"/"+im.Image] = im
+		}
+	}
+	dev := got["dev/api"]
+	if dev.Tag != "1.1.0" || dev.Digest != w.Digest["api:1.1.0"] || !dev.Verified || dev.Behind != 1 {
+		t.Errorf("dev/api = %+v, want 1.1.0, its digest, verified, 1 behind (1.2.0)", dev)
+	}
+	prod := got["prod/api"]
+	if prod.Tag != "1.0.0" || !prod.Verified || prod.Behind != 2 {
+		t.Errorf("prod/api = %+v", prod)
+	}
+}

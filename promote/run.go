@@ -1,0 +1,418 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ferryhq/ferry/manifests"
+	"github.com/ferryhq/ferry/policy"
+	"github.com/ferryhq/ferry/promote/config"
+	"github.com/ferryhq/ferry/promote/forge"
+	"github.com/ferryhq/ferry/promote/gitrepo"
+	"github.com/ferryhq/ferry/registry"
+)
+
+// Options configure one run of a command. The zero value of each field is its default.
+type Options struct {
+	// Repo is the config repo: a URL, a bare repo's path, or a local checkout (default ".").
+	Repo string
+	// Config is ferry.yaml's path in the config repo (default "ferry.yaml"); an absolute path
+	// names a local file instead.
+	Config string
+	// Branch overrides git.branch.
+	Branch string
+	// DryRun plans and diffs, and writes nothing.
+	DryRun bool
+	// NoPush commits to the local checkout's branch only.
+	NoPush bool
+	// AllowDowngrade lets bump and watch write a version older than the environment runs.
+	AllowDowngrade bool
+	// Env restricts bump to one environment.
+	Env string
+	// Registry options (cache dir, transport, …) added to those ferry.yaml's registries imply.
+	RegistryOptions []registry.Option
+	// GitAuth authenticates to the config repo's remote.
+	GitAuth gitrepo.Auth
+	// ForgeToken returns the API token for a provider (github, gitlab, gitea); the CLI reads
+	// it from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN. Tokens are never printed.
+	ForgeToken func(provider string) string
+	// Wait, when positive, waits up to this long for each pull request to be merged or closed
+	// (promote --wait); WaitPoll is the polling interval (default 10s).
+	Wait, WaitPoll time.Duration
+	// NewForge opens a forge client; nil means forge.New.
+	NewForge func(forge.Config) (forge.Forge, error)
+	// Now is the clock (soak gates); nil means time.Now.
+	Now func() time.Time
+	// Log receives progress and warnings; nil discards them.
+	Log *slog.Logger
+}
+
+// ErrRefused is wrapped by errors returned when verification refused an image the user asked
+// for explicitly (bump) or refused any image of a promotion; the CLI exits 3.
+var ErrRefused = errors.New("verification refused")
+
+// runner holds what one command run has open.
+type runner struct {
+	opts      Options
+	cfg       *config.Config
+	repo      *gitrepo.Repo
+	reg       *registry.Client
+	log       *slog.Logger
+	verifiers map[string]*registry.Verifier
+	policies  map[string]*policy.Policy
+	res       *Result
+	tip       fs.FS  // the target branch's tree when the run started
+	tmp       string // temporary files (keys copied out of the tree)
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// open clones or opens the config repo, loads ferry.yaml and prepares the registry client.
+func open(ctx context.Context, opts Options) (*runner, error) {
+	if opts.Repo == "" {
+		opts.Repo = "."
+	}
+	if opts.Config == "" {
+		opts.Config = "ferry.yaml"
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	var cfg *config.Config
+	if filepath.IsAbs(opts.Config) {
+		data, err := os.ReadFile(opts.Config)
+		if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		if cfg, err = config.Parse(opts.Config, data); err != nil {
+			return nil, err
+		}
+	}
+	branch := opts.Branch
+	if branch == "" && cfg != nil {
+		branch = cfg.Git.Branch
+	}
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush})
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
+		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{}}
+	if cfg == nil {
+		tip, err := repo.Tip(ctx)
+		if err != nil {
+			repo.Close()
+			return nil, err
+		}
+		if cfg, err = config.Load(tip.FS(), opts.Config); err != nil {
+			repo.Close()
+			return nil, err
+		}
+		if branch == "" && cfg.Git.Branch != repo.Branch() {
+			// ferry.yaml names another branch than the remote's default: work on that one.
+			repo.Close()
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush}); err != nil {
+				return nil, err
+			}
+			r.repo = repo
+		}
+	}
+	r.cfg = cfg
+	tip, err := r.repo.Tip(ctx)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.tip = tip.FS()
+	regOpts := append(registryOptions(cfg), opts.RegistryOptions...)
+	if r.reg, err = registry.New(regOpts...); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *runner) close() {
+	if r.repo != nil {
+		_ = r.repo.Close()
+	}
+	if r.tmp != "" {
+		os.RemoveAll(r.tmp)
+	}
+}
+
+// registryOptions turns ferry.yaml's registries section into client options.
+func registryOptions(cfg *config.Config) []registry.Option {
+	var hosts []registry.Host
+	for _, h := range cfg.Registries {
+		hosts = append(hosts, registry.Host{
+			Name:              h.Host,
+			Insecure:          h.Insecure,
+			TokenEnv:          h.TokenEnv,
+			RequestsPerSecond: h.RequestsPerSecond,
+			ImmutableTags:     h.ImmutableTags,
+		})
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return []registry.Option{registry.WithHosts(hosts...)}
+}
+
+// policyFor returns the image's tag policy, built once per run.
+func (r *runner) policyFor(img *config.Image) (*policy.Policy, error) {
+	if p, ok := r.policies[img.Name]; ok {
+		return p, nil
+	}
+	p, err := policy.New(policySpec(img))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: policy: %w", img.Name, err)
+	}
+	r.policies[img.Name] = p
+	return p, nil
+}
+
+func policySpec(img *config.Image) policy.Spec {
+	p := img.Policy
+	s := policy.Spec{
+		Semver:       p.Semver,
+		Prerelease:   p.Prerelease,
+		Numerical:    string(p.Numerical),
+		Alphabetical: string(p.Alphabetical),
+		NewestBuild:  p.NewestBuild != nil,
+		Digest:       p.Digest,
+		Allow:        img.Tags.Allow,
+		Ignore:       img.Tags.Ignore,
+	}
+	return s
+}
+
+// verifierFor returns the image's verifier; nil (and no error) for insecureSkipVerify.
+func (r *runner) verifierFor(ctx context.Context, img *config.Image) (*registry.Verifier, error) {
+	if v, ok := r.verifiers[img.Name]; ok {
+		return v, nil
+	}
+	if img.InsecureSkipVerify && len(img.Verify) == 0 {
+		r.log.Warn("signature verification is off for this image (insecureSkipVerify: true)", "image", img.Name)
+		r.verifiers[img.Name] = nil
+		return nil, nil
+	}
+	entries, err := VerifyEntries(img, r.repoPath)
+	if err != nil {
+		return nil, err
+	}
+	v, err := registry.NewVerifier(entries,
+		registry.WithRemoteOptions(r.reg.RemoteOptions(ctx)...),
+		registry.WithLogger(r.log.With("image", img.Name)))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
+	}
+	r.verifiers[img.Name] = v
+	return v, nil
+}
+
+// repoPath turns a path from ferry.yaml (relative to the config repo's root) into a local file
+// the verifier can read. The config repo is never checked out, so keys and trusted roots are
+// copied out of the tip's tree into the run's temporary directory.
+func (r *runner) repoPath(p string) (string, error) {
+	if p == "" || strings.HasPrefix(p, "env://") || filepath.IsAbs(p) {
+		return p, nil
+	}
+	data, err := fs.ReadFile(r.tip, p)
+	if err != nil {
+		return "", fmt.Errorf("reading %s from the config repo: %w", p, err)
+	}
+	if r.tmp == "" {
+		if r.tmp, err = os.MkdirTemp("", "ferry-keys-"); err != nil {
+			return "", err
+		}
+	}
+	dst := filepath.Join(r.tmp, strings.ReplaceAll(filepath.ToSlash(p), "/", "_"))
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// verify checks ref's digest with the image's entries. A nil Verification with a nil error
+// means verification is off for the image.
+func (r *runner) verify(ctx context.Context, img *config.Image, repo, digest string) (*registry.Verification, error) {
+	v, err := r.verifierFor(ctx, img)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	d, err := name.NewDigest(repo + "@" + digest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	return v.Verify(ctx, d)
+}
+
+// target is one image value an environment should get.
+type target struct {
+	img    *config.Image
+	repo   string // repository written
+	tag    string
+	digest string
+	signer string
+}
+
+func (t target) ref() string {
+	s := t.repo
+	if t.tag != "" {
+		s += ":" + t.tag
+	}
+	if t.digest != "" {
+		s += "@" + t.digest
+	}
+	return s
+}
+
+func (t target) manifestImage() manifests.Image {
+	return manifests.Image{
+		Name:       t.img.Name,
+		Repository: t.img.Repository,
+		NewName:    newName(t),
+		Tag:        t.tag,
+		Digest:     t.digest,
+		Pin:        pinOf(t.img.Pin),
+		Markers:    t.img.Markers,
+		Fields:     fieldsOf(t.img),
+	}
+}
+
+func newName(t target) string {
+	if t.repo == "" || sameRepo(t.repo, t.img.Repository) {
+		return ""
+	}
+	return t.repo
+}
+
+func pinOf(p config.Pin) manifests.Pin {
+	switch p {
+	case config.PinDigest:
+		return manifests.PinDigest
+	case config.PinTag:
+		return manifests.PinTag
+	}
+	return manifests.PinTagDigest
+}
+
+func fieldsOf(img *config.Image) []manifests.Field {
+	var fs []manifests.Field
+	for _, f := range img.Fields {
+		fs = append(fs, manifests.Field{Path: f.Path, Part: string(f.Part), Files: f.Files})
+	}
+	return fs
+}
+
+// sameRepo compares repositories after normalisation (nginx = docker.io/library/nginx).
+func sameRepo(a, b string) bool {
+	ra, err1 := name.NewRepository(a)
+	rb, err2 := name.NewRepository(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return ra.Name() == rb.Name()
+}
+
+// current reads what env runs now for every image in ferry.yaml, keyed by image name.
+func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
+	var imgs []manifests.Image
+	for i := range r.cfg.Images {
+		img := &r.cfg.Images[i]
+		imgs = append(imgs, manifests.Image{Name: img.Name, Repository: img.Repository, Markers: img.Markers, Fields: fieldsOf(img)})
+	}
+	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: imgs, Environment: env.Name})
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	out := map[string]manifests.Ref{}
+	for _, ref := range refs {
+		if _, seen := out[ref.Image]; !seen {
+			out[ref.Image] = ref
+		}
+	}
+	return out, nil
+}
+
+// skip records an image an environment did not get.
+func (r *runner) skip(env, image, tag, reason, detail string) {
+	r.res.Skipped = append(r.res.Skipped, Skip{Environment: env, Image: image, Tag: tag, Reason: reason, Detail: detail})
+	r.log.Info("skipped", "environment", env, "image", image, "tag", tag, "reason", reason, "detail", detail)
+}
+
+// refusalReason maps a verification error to its skipped reason word.
+func refusalReason(err error) (reason, detail string) {
+	var re *registry.RefusalError
+	if errors.As(err, &re) {
+		return re.Reason, re.Detail
+	}
+	return registry.ReasonRegistryError, err.Error()
+}
+
+// sortedEnvs returns environment names in a stable order for output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// registryFed returns the environments bump and watch write, as pointers into the config.
+func (r *runner) registryFed() []*config.Environment {
+	var out []*config.Environment
+	for i := range r.cfg.Environments {
+		if r.cfg.Environments[i].FromRegistry() {
+			out = append(out, &r.cfg.Environments[i])
+		}
+	}
+	return out
+}
+
+// VerifyEntries turns an image's verify entries from ferry.yaml into the registry's. resolve
+// maps a path from ferry.yaml (relative to the config repo's root) to a local file; env://
+// values and absolute paths are passed through unchanged.
+func VerifyEntries(img *config.Image, resolve func(string) (string, error)) ([]registry.VerifyEntry, error) {
+	var entries []registry.VerifyEntry
+	for _, e := range img.Verify {
+		key, err := resolve(e.Key)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
+		}
+		entry := registry.VerifyEntry{Key: key, RequireTlog: e.RequireTlog}
+		if k := e.Keyless; k != nil {
+			root, err := resolve(k.TrustedRoot)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
+			}
+			entry.Keyless = &registry.Keyless{
+				Issuer: k.Issuer, IssuerRegexp: k.IssuerRegexp,
+				Identity: k.Identity, IdentityRegexp: k.IdentityRegexp,
+				TrustedRoot:        root,
+				InsecureIgnoreTlog: k.InsecureIgnoreTlog, InsecureIgnoreSCT: k.InsecureIgnoreSCT,
+			}
+		}
+		entries = append(entries, entry)
+	}
+	return entries, nil
+}

@@ -1,0 +1,168 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ferryhq/ferry/manifests"
+	"github.com/ferryhq/ferry/promote/config"
+	"github.com/ferryhq/ferry/registry"
+)
+
+// WatchOptions narrow a watch cycle.
+type WatchOptions struct {
+	// Shard and Shards split the images between parallel runs: an image is handled by the run
+	// whose Shard equals the hash of its name modulo Shards. Zero Shards means one run does all.
+	Shard, Shards int
+}
+
+// Watch runs one cycle: for every image a registry-fed environment uses, list its tags, apply
+// the policy, walk the candidates newest first until one verifies, and write it.
+// A refused candidate is a skip, not an error: the next one down is tried.
+func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
+	r, err := open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+
+	envs := r.registryFed()
+	runs := map[string]map[string]manifests.Ref{} // env → image → current
+	for _, env := range envs {
+		cur, err := r.current(r.tip, env)
+		if err != nil {
+			return nil, err
+		}
+		runs[env.Name] = cur
+	}
+
+	chosen := map[string]target{}
+	for i := range r.cfg.Images {
+		img := &r.cfg.Images[i]
+		if !inShard(img.Name, w.Shard, w.Shards) || !usedBy(img.Name, runs) {
+			continue
+		}
+		t, err := r.selectImage(ctx, img, envs)
+		if err != nil {
+			if errors.Is(err, registry.ErrNothingQualifies) {
+				continue // already reported as skips
+			}
+			return r.res, err
+		}
+		chosen[img.Name] = t
+	}
+
+	for _, env := range envs {
+		var wants []target
+		for _, imgName := range sortedKeys(chosen) {
+			t := chosen[imgName]
+			now, uses := runs[env.Name][imgName]
+			if !uses {
+				continue
+			}
+			if !r.opts.AllowDowngrade && r.isDowngrade(t, now.Tag, now.Digest) {
+				r.skip(env.Name, imgName, t.tag, "downgrade",
+					fmt.Sprintf("%s runs %s, newer than %s by the image's policy (use --allow-downgrade)", env.Name, now.Tag, t.tag))
+				continue
+			}
+			wants = append(wants, t)
+		}
+		for _, group := range r.groupForBranches(env, wants) {
+			if err := r.write(ctx, env, "registry", group.branch, group.targets); err != nil {
+				return r.res, err
+			}
+		}
+	}
+	return r.res, nil
+}
+
+type branchGroup struct {
+	branch  string
+	targets []target
+}
+
+// groupForBranches splits an environment's targets: a committing environment takes them all in
+// one commit; a pull-request environment gets one branch (and PR) per image.
+func (r *runner) groupForBranches(env *config.Environment, ts []target) []branchGroup {
+	if len(ts) == 0 {
+		return nil
+	}
+	if env.Write != config.WritePullRequest {
+		return []branchGroup{{targets: ts}}
+	}
+	var gs []branchGroup
+	for _, t := range ts {
+		gs = append(gs, branchGroup{branch: "ferry/" + env.Name + "/" + t.img.Name, targets: []target{t}})
+	}
+	return gs
+}
+
+// selectImage asks the registry for the newest candidate that passes policy and verification.
+func (r *runner) selectImage(ctx context.Context, img *config.Image, envs []*config.Environment) (target, error) {
+	p, err := r.policyFor(img)
+	if err != nil {
+		return target{}, err
+	}
+	v, err := r.verifierFor(ctx, img)
+	if err != nil {
+		return target{}, err
+	}
+	opts := registry.SelectOptions{Repository: img.Repository, Policy: p, Platforms: img.Platforms}
+	if v != nil {
+		opts.Verifier = v
+	}
+	sel, err := r.reg.Select(ctx, opts)
+	var none *registry.NoQualifyingTagError
+	if errors.As(err, &none) {
+		sel = none.Selection
+	}
+	envName := ""
+	if len(envs) == 1 {
+		envName = envs[0].Name
+	}
+	if sel != nil {
+		for _, c := range sel.PassedOver {
+			r.skip(envName, img.Name, c.Tag, c.Reason, c.Detail)
+		}
+		if r.opts.DryRun {
+			entry := PlanEntry{Environment: envName, Image: img.Name}
+			if sel.Chosen != nil {
+				entry.Chosen = sel.Chosen.Tag + "@" + sel.Chosen.Digest
+			}
+			for _, c := range sel.PassedOver {
+				entry.PassedOver = append(entry.PassedOver, Candidate{Tag: c.Tag, Digest: c.Digest, Reason: c.Reason, Detail: c.Detail})
+			}
+			r.res.Plan = append(r.res.Plan, entry)
+		}
+	}
+	if err != nil {
+		if none != nil && (sel == nil || len(sel.PassedOver) == 0) {
+			r.skip(envName, img.Name, "", "policy", err.Error())
+		}
+		return target{}, fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	return target{img: img, repo: img.Repository, tag: sel.Chosen.Tag, digest: sel.Chosen.Digest, signer: sel.Chosen.Signer}, nil
+}
+
+func usedBy(image string, runs map[string]map[string]manifests.Ref) bool {
+	for _, cur := range runs {
+		if _, ok := cur[image]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// inShard reports whether image belongs to shard i of n (FNV-1a of the name).
+func inShard(image string, i, n int) bool {
+	if n <= 1 {
+		return true
+	}
+	var h uint32 = 2166136261
+	for j := 0; j < len(image); j++ {
+		h ^= uint32(image[j])
+		h *= 16777619
+	}
+	return int(h%uint32(n)) == i
+}
