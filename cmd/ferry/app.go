@@ -74,6 +74,7 @@ Examples:
 		},
 		Commands: []*cli.Command{
 			versionCommand(),
+			githubReportCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
