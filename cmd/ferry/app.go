@@ -74,6 +74,7 @@ Examples:
 		},
 		Commands: []*cli.Command{
 			versionCommand(),
+			tagsCommand(),
 			githubReportCommand(),
 		},
 	}

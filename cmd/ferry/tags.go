@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ferryhq/ferry/policy"
+	"github.com/ferryhq/ferry/registry"
+)
+
+// ---- Verification hook (wired by the lead at merge) ----
+//
+// tagsVerifyFlags returns the verify flags `ferry tags` accepts (the shared verifyFlags() of
+// verify.go), and tagsVerifier builds the verifier from them, using client's RemoteOptions so
+// signature requests share ferry's retrying, rate-limited transport. It returns nil when no
+// verify flag was given: `ferry tags` then does not verify (DESIGN.md, "Commands, exactly").
+var (
+	tagsVerifyFlags = func() []cli.Flag { return nil }
+	tagsVerifier    = func(c *cli.Context, client *registry.Client) (registry.DigestVerifier, error) { return nil, nil }
+)
+
+func tagsCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "semver", Usage: "semver constraint, e.g. '>=1.2.0 <2' (the default kind: '*')", EnvVars: []string{"FERRY_SEMVER"}},
+		&cli.BoolFlag{Name: "prerelease", Usage: "include semver prereleases", EnvVars: []string{"FERRY_PRERELEASE"}},
+		&cli.StringFlag{Name: "numerical", Usage: "order tags as numbers: asc (greatest newest) or desc", EnvVars: []string{"FERRY_NUMERICAL"}},
+		&cli.StringFlag{Name: "alphabetical", Usage: "order tags by bytes: asc (last newest) or desc", EnvVars: []string{"FERRY_ALPHABETICAL"}},
+		&cli.BoolFlag{Name: "newest-build", Usage: "order by the image's created time", EnvVars: []string{"FERRY_NEWEST_BUILD"}},
+		&cli.StringFlag{Name: "digest", Usage: "follow one mutable tag (e.g. main) by digest", EnvVars: []string{"FERRY_DIGEST"}},
+		&cli.StringFlag{Name: "allow", Usage: "regexp a tag must match; its named group 'version' is what is ordered", EnvVars: []string{"FERRY_ALLOW"}},
+		&cli.StringSliceFlag{Name: "ignore", Usage: "glob of tags to leave out (repeatable)", EnvVars: []string{"FERRY_IGNORE"}},
+		&cli.StringSliceFlag{Name: "platform", Usage: "os/arch[/variant] the chosen image must serve (repeatable)", EnvVars: []string{"FERRY_PLATFORM"}},
+		&cli.StringFlag{Name: "cache-dir", Usage: "cache of digests' created times and platforms (default $XDG_CACHE_HOME/ferry)", EnvVars: []string{"FERRY_CACHE_DIR"}},
+		outputFlag(),
+	}
+	flags = append(flags, tagsVerifyFlags()...)
+	return &cli.Command{
+		Name:      "tags",
+		Usage:     "pick the newest tag that passes policy, platforms and (with verify flags) signature; say why the others lost",
+		ArgsUsage: "REPO",
+		Description: `Lists REPO's tags, orders those the policy allows newest first, and walks down until one
+serves every --platform and (given verify flags) verifies. Prints the chosen tag@digest, then
+every other tag and why it lost. Exit 1 when nothing qualifies.
+
+Examples:
+   ferry tags ghcr.io/acme/api --semver '>=1.2.0 <2' --platform linux/amd64 --platform linux/arm64
+   ferry tags ghcr.io/acme/api --newest-build --allow '^main-' --output json`,
+		Flags:  flags,
+		Action: runTags,
+	}
+}
+
+// tagsJSON is `ferry tags --output json` (DESIGN.md).
+type tagsJSON struct {
+	Chosen     *registry.Chosen `json:"chosen"`
+	Candidates []tagVerdict     `json:"candidates"`
+}
+
+type tagVerdict struct {
+	Tag    string `json:"tag"`
+	Digest string `json:"digest,omitempty"`
+	// Verdict is passed-over (examined and refused), older (ranked below the chosen tag, not
+	// examined) or rejected (left out by the policy).
+	Verdict string `json:"verdict"`
+	// Reason is a short fixed word: the refusal reason, "older", or the policy's reason.
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func runTags(c *cli.Context) error {
+	args, err := interspersedFlags(c)
+	if err != nil {
+		return err
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageError("tags: want exactly one REPO, got %d arguments", len(args))
+	}
+	repo := args[0]
+	pol, err := policy.New(policy.Spec{
+		Semver:       c.String("semver"),
+		Prerelease:   c.Bool("prerelease"),
+		Numerical:    c.String("numerical"),
+		Alphabetical: c.String("alphabetical"),
+		NewestBuild:  c.Bool("newest-build"),
+		Digest:       c.String("digest"),
+		Allow:        c.String("allow"),
+		Ignore:       c.StringSlice("ignore"),
+	})
+	if err != nil {
+		return usageError("tags: %v", err)
+	}
+	for _, p := range c.StringSlice("platform") {
+		if _, err := registry.ParsePlatform(p); err != nil {
+			return usageError("tags: --platform: %v", err)
+		}
+	}
+	var opts []registry.Option
+	if d := c.String("cache-dir"); d != "" {
+		opts = append(opts, registry.WithCacheDir(d))
+	}
+	client, err := registry.New(opts...)
+	if err != nil {
+		return err
+	}
+	if _, err := client.ParseRepository(repo); err != nil {
+		return usageError("tags: %v", err)
+	}
+	verifier, err := tagsVerifier(c, client)
+	if err != nil {
+		return err
+	}
+	o := registry.SelectOptions{Repository: repo, Policy: pol, Platforms: c.StringSlice("platform")}
+	if verifier != nil {
+		o.Verifier = verifier
+	}
+	sel, err := client.Select(c.Context, o)
+	var none *registry.NoQualifyingTagError
+	switch {
+	case errors.As(err, &none):
+		sel = none.Selection
+	case err != nil:
+		return err
+	}
+	out := c.App.Writer
+	if format == "json" {
+		if werr := writeJSON(out, tagsResult(sel)); werr != nil {
+			return werr
+		}
+	} else if werr := writeTagsText(out, sel); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return &exitErr{code: exitError, err: err}
+	}
+	return nil
+}
+
+// tagsResult flattens a Selection into the JSON shape: passed over (newest first), then the
+// candidates older than the chosen one, then the policy's rejections.
+func tagsResult(sel *registry.Selection) tagsJSON {
+	r := tagsJSON{Chosen: sel.Chosen, Candidates: []tagVerdict{}}
+	for _, p := range sel.PassedOver {
+		r.Candidates = append(r.Candidates, tagVerdict{Tag: p.Tag, Digest: p.Digest, Verdict: "passed-over", Reason: p.Reason, Detail: p.Detail})
+	}
+	for _, n := range sel.NotReached {
+		detail := ""
+		if sel.Chosen != nil {
+			detail = fmt.Sprintf("older than %s", sel.Chosen.Tag)
+		}
+		r.Candidates = append(r.Candidates, tagVerdict{Tag: n.Tag, Verdict: "older", Reason: "older", Detail: detail})
+	}
+	for _, rej := range sel.Rejected {
+		r.Candidates = append(r.Candidates, tagVerdict{Tag: rej.Tag, Verdict: "rejected", Reason: string(rej.Reason), Detail: rej.Detail})
+	}
+	return r
+}
+
+func writeTagsText(w io.Writer, sel *registry.Selection) error {
+	if sel.Chosen != nil {
+		line := sel.Chosen.Tag + "@" + sel.Chosen.Digest
+		if sel.Chosen.Signer != "" {
+			line += "  signed by " + sel.Chosen.Signer
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	} else if _, err := fmt.Fprintf(w, "no tag of %s qualifies\n", sel.Repository); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, v := range tagsResult(sel).Candidates {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.Tag, v.Verdict, v.Reason, v.Detail)
+	}
+	return tw.Flush()
+}
+
+// interspersedFlags applies the flags that follow positional arguments (urfave/cli v2 stops
+// parsing flags at the first one, but `ferry tags REPO --semver …` is the documented form) and
+// returns the positional arguments. "--" ends the flags.
+func interspersedFlags(c *cli.Context) ([]string, error) {
+	isBool := map[string]bool{}
+	primary := map[string]string{} // every name and alias → the flag's first name
+	for _, f := range c.Command.Flags {
+		_, b := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			primary[n] = f.Names()[0]
+			isBool[n] = b
+		}
+	}
+	var pos []string
+	rest := c.Args().Slice()
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if _, ok := primary[name]; !ok {
+			return nil, usageError("flag provided but not defined: -%s", name)
+		}
+		if !hasValue {
+			if isBool[name] {
+				value = "true"
+			} else {
+				if i+1 >= len(rest) {
+					return nil, usageError("flag needs an argument: -%s", name)
+				}
+				i++
+				value = rest[i]
+			}
+		}
+		if err := c.Set(primary[name], value); err != nil {
+			return nil, usageError("invalid value %q for flag -%s: %v", value, name, err)
+		}
+	}
+	return pos, nil
+}

@@ -1,0 +1,218 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// hostTransport is the RoundTripper under every request the Client (and the verifier, through
+// RemoteOptions) sends. Per request host it refuses plain HTTP unless the host is loopback or
+// marked insecure, bounds the requests in flight, spends the host's requests-per-second budget,
+// and retries 429, 5xx and connection resets with jittered exponential backoff, honouring
+// Retry-After.
+type hostTransport struct {
+	inner       http.RoundTripper
+	hosts       map[string]Host
+	retry       Retry
+	concurrency int
+	// sleep waits d or until ctx ends; tests replace it to record the waits.
+	sleep func(ctx context.Context, d time.Duration) error
+
+	mu    sync.Mutex
+	state map[string]*hostState
+}
+
+type hostState struct {
+	sem     chan struct{}
+	limiter *rate.Limiter // nil: unlimited
+}
+
+func newHostTransport(inner http.RoundTripper, hosts map[string]Host, r Retry, concurrency int) *hostTransport {
+	return &hostTransport{
+		inner:       inner,
+		hosts:       hosts,
+		retry:       r,
+		concurrency: concurrency,
+		sleep:       sleepCtx,
+		state:       map[string]*hostState{},
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *hostTransport) hostState(host string) *hostState {
+	key, err := hostKey(host)
+	if err != nil {
+		key = host
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.state[key]
+	if !ok {
+		s = &hostState{sem: make(chan struct{}, t.concurrency)}
+		if h, ok := t.hosts[key]; ok && h.RequestsPerSecond > 0 {
+			burst := max(1, int(h.RequestsPerSecond))
+			s.limiter = rate.NewLimiter(rate.Limit(h.RequestsPerSecond), burst)
+		}
+		t.state[key] = s
+	}
+	return s
+}
+
+// ErrPlainHTTP is returned for a plain-HTTP request to a host that is neither loopback nor
+// marked insecure.
+var ErrPlainHTTP = errors.New("plain HTTP refused")
+
+func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	if req.URL.Scheme == "http" && !isLoopback(host) {
+		key, _ := hostKey(host)
+		if h, ok := t.hosts[key]; !ok || !h.Insecure {
+			return nil, fmt.Errorf("%w to %s: mark the registry insecure (registries[].insecure) to allow it", ErrPlainHTTP, host)
+		}
+	}
+	ctx := req.Context()
+	st := t.hostState(host)
+	attempts := max(1, t.retry.Attempts)
+	if !retryable(req) {
+		attempts = 1
+	}
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 && req.Body != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, fmt.Errorf("rewinding the request body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+			}
+			req = req.Clone(ctx)
+			req.Body = body
+		}
+		resp, err := t.once(ctx, st, req)
+		last := attempt >= attempts
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if last || !resetError(err) || ctx.Err() != nil {
+				return nil, err
+			}
+			wait = t.backoff(attempt)
+		case retryStatus(resp.StatusCode):
+			if last {
+				return resp, nil
+			}
+			ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			if ok && ra > t.retry.MaxDelay {
+				// The registry asks for longer than we wait: give its answer back.
+				return resp, nil
+			}
+			wait = t.backoff(attempt)
+			if ok {
+				wait = ra
+			}
+			// Drain a little so the connection can be reused, then drop the answer.
+			_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+			resp.Body.Close()
+		default:
+			return resp, nil
+		}
+		if err := t.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// once sends one attempt within the host's concurrency and rate budget.
+func (t *hostTransport) once(ctx context.Context, st *hostState, req *http.Request) (*http.Response, error) {
+	select {
+	case st.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-st.sem }()
+	if st.limiter != nil {
+		if err := st.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return t.inner.RoundTrip(req)
+}
+
+// backoff is the jittered exponential delay before retry number attempt (1-based): half the
+// doubled base delay plus a random share of the other half, capped at MaxDelay.
+func (t *hostTransport) backoff(attempt int) time.Duration {
+	d := t.retry.BaseDelay << (attempt - 1)
+	if d <= 0 || d > t.retry.MaxDelay {
+		d = t.retry.MaxDelay
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// retryable reports whether req may be sent again: idempotent methods whose body can be
+// re-read.
+func retryable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+	default:
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func retryStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout:
+		return true
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return false
+	}
+	return code >= 500 && code <= 599
+}
+
+// resetError reports whether err is a connection cut short: reset, broken pipe, or closed
+// before the answer was complete.
+func resetError(err error) bool {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
