@@ -76,6 +76,7 @@ Examples:
 			versionCommand(),
 			tagsCommand(),
 			githubReportCommand(),
+			docsCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
