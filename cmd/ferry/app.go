@@ -75,6 +75,7 @@ Examples:
 		Commands: []*cli.Command{
 			versionCommand(),
 			tagsCommand(),
+			lintCommand(),
 			githubReportCommand(),
 			docsCommand(),
 		},

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// TemplateData is what git.commitMessage, pullRequest.title and pullRequest.body templates see.
+//
+//	{{ .Environment }}           the environment being written, e.g. prod
+//	{{ .Source }}                "registry", or the environment promoted from, e.g. staging
+//	{{ range .Changes }}…{{ end }} one entry per image that changes, each with:
+//	  {{ .Image }}               the image's name in ferry.yaml, e.g. api
+//	  {{ .Repository }}          its repository, e.g. ghcr.io/acme/api
+//	  {{ .From }}                the version the environment ran ("" when the image is new to it)
+//	  {{ .To }}                  the version it gets
+//	  {{ .Digest }}              the digest written (sha256:…)
+//	  {{ .Signer }}              who signed it (key or certificate identity); "" when unverified
+//	  {{ .Unverified }}          true for an image with insecureSkipVerify: true
+//
+// Templates are Go text/template with missingkey=error; a template naming a field that does
+// not exist is rejected when the config loads.
+type TemplateData struct {
+	Environment string
+	Source      string
+	Changes     []TemplateChange
+}
+
+// TemplateChange is one image's change in TemplateData.
+type TemplateChange struct {
+	Image      string
+	Repository string
+	From       string
+	To         string
+	Digest     string
+	Signer     string
+	Unverified bool
+}
+
+// Default templates.
+const (
+	// DefaultCommitMessage is git.commitMessage when unset: a subject naming the environment and
+	// images, then one line per change. ferry appends its trailers after the rendered text.
+	DefaultCommitMessage = `{{ .Environment }}: update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
+		`{{ if ne .Source "registry" }} from {{ .Source }}{{ end }}
+
+{{ range .Changes }}{{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
+{{ end }}`
+
+	// DefaultTitle is pullRequest.title when unset.
+	DefaultTitle = `{{ if eq .Source "registry" }}Update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }} in {{ .Environment }}` +
+		`{{ else }}Promote {{ .Source }} to {{ .Environment }}{{ end }}`
+
+	// DefaultBody is pullRequest.body when unset: the change table.
+	DefaultBody = `{{ if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**.{{ end }}
+
+| image | from | to | digest | signed by |
+| --- | --- | --- | --- | --- |
+{{ range .Changes }}| {{ .Image }} | {{ or .From "(none)" }} | {{ .To }} | {{ .Digest }} | {{ if .Unverified }}**unverified** (insecureSkipVerify){{ else }}{{ .Signer }}{{ end }} |
+{{ end }}`
+)
+
+// sampleData exercises every field, so that loading can reject a template that names a field
+// which does not exist.
+var sampleData = TemplateData{
+	Environment: "prod",
+	Source:      "staging",
+	Changes: []TemplateChange{{
+		Image: "api", Repository: "ghcr.io/acme/api", From: "1.2.0", To: "1.3.0",
+		Digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		Signer: "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main",
+	}},
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Option("missingkey=error").Parse(text)
+}
+
+// checkTemplate parses text and runs it on sample data.
+func checkTemplate(name, text string) error {
+	t, err := parseTemplate(name, text)
+	if err != nil {
+		return err
+	}
+	return t.Execute(&limitWriter{n: 1 << 20}, sampleData)
+}
+
+// limitWriter fails once more than n bytes are written, so a runaway template cannot fill
+// memory while a config loads.
+type limitWriter struct{ n int }
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	w.n -= len(p)
+	if w.n < 0 {
+		return 0, fmt.Errorf("renders more than 1 MiB")
+	}
+	return len(p), nil
+}
+
+func render(name, text string, data TemplateData) (string, error) {
+	t, err := parseTemplate(name, text)
+	if err != nil {
+		return "", fmt.Errorf("parsing %s: %w", name, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// RenderCommitMessage renders git.commitMessage, trimmed of surrounding blank space and of
+// trailing spaces on each line. The pipeline appends its trailers.
+func (c *Config) RenderCommitMessage(data TemplateData) (string, error) {
+	s, err := render("git.commitMessage", c.Git.CommitMessage, data)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n")), nil
+}
+
+// RenderTitle renders the environment's effective pull-request title as one line.
+func (e *Environment) RenderTitle(data TemplateData) (string, error) {
+	s, err := render("environments."+e.Name+".pullRequest.title", e.PullRequest.Title, data)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(strings.Fields(s), " "), nil
+}
+
+// RenderBody renders the environment's effective pull-request body, trimmed.
+func (e *Environment) RenderBody(data TemplateData) (string, error) {
+	s, err := render("environments."+e.Name+".pullRequest.body", e.PullRequest.Body, data)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(s), nil
+}
