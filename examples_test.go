@@ -14,10 +14,11 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ferryhq/ferry/internal/testenv"
+	"github.com/ferryhq/ferry/promote/config"
 )
 
 // The examples are documentation that runs: these tests keep them true. Every ferry.yaml
-// follows the schema; every kustomize tree builds; every CI file uses only pinned actions, the
+// loads and lints; every kustomize tree builds; every CI file uses only pinned actions, the
 // Action's real inputs, and ferry commands and flags that exist.
 
 // exampleConfigRepos are the example config repositories: directories with a ferry.yaml.
@@ -43,157 +44,33 @@ func exampleConfigRepos(t *testing.T) []string {
 	return dirs
 }
 
-// schemaNode is DESIGN.md's ferry.yaml schema: object keys, list items, or a scalar leaf.
-type schemaNode struct {
-	keys map[string]*schemaNode
-	item *schemaNode
-}
-
-var leaf = &schemaNode{}
-
-func obj(keys map[string]*schemaNode) *schemaNode { return &schemaNode{keys: keys} }
-func list(item *schemaNode) *schemaNode           { return &schemaNode{item: item} }
-
-var pullRequestSchema = obj(map[string]*schemaNode{
-	"provider": leaf, "url": leaf, "title": leaf, "body": leaf, "labels": list(leaf),
-	"reviewers": list(leaf), "assignees": list(leaf), "draft": leaf, "autoMerge": leaf,
-})
-
-var ferrySchema = obj(map[string]*schemaNode{
-	"images": list(obj(map[string]*schemaNode{
-		"name": leaf, "repository": leaf,
-		"policy": obj(map[string]*schemaNode{
-			"semver": leaf, "prerelease": leaf, "numerical": leaf, "alphabetical": leaf,
-			"newestBuild": obj(map[string]*schemaNode{}), "digest": leaf,
-		}),
-		"tags":      obj(map[string]*schemaNode{"allow": leaf, "ignore": list(leaf)}),
-		"platforms": list(leaf),
-		"verify": list(obj(map[string]*schemaNode{
-			"key": leaf, "requireTlog": leaf,
-			"keyless": obj(map[string]*schemaNode{
-				"issuer": leaf, "issuerRegexp": leaf, "identity": leaf, "identityRegexp": leaf,
-				"trustedRoot": leaf, "insecureIgnoreTlog": leaf, "insecureIgnoreSCT": leaf,
-			}),
-		})),
-		"insecureSkipVerify": leaf, "pin": leaf, "markers": list(leaf),
-		"fields": list(obj(map[string]*schemaNode{"path": leaf, "part": leaf, "files": leaf})),
-	})),
-	"registries": list(obj(map[string]*schemaNode{
-		"host": leaf, "insecure": leaf, "tokenEnv": leaf, "requestsPerSecond": leaf, "immutableTags": leaf,
-	})),
-	"environments": list(obj(map[string]*schemaNode{
-		"name": leaf, "path": leaf, "source": leaf, "write": leaf,
-		"gates": obj(map[string]*schemaNode{"soak": leaf}), "pullRequest": pullRequestSchema,
-	})),
-	"git": obj(map[string]*schemaNode{
-		"branch": leaf, "author": leaf, "committer": leaf, "commitMessage": leaf,
-		"signingKey":  obj(map[string]*schemaNode{"gpg": leaf, "ssh": leaf}),
-		"pullRequest": pullRequestSchema,
-	}),
-})
-
-// checkSchema reports every key the schema does not know, and every shape mismatch, by line.
-func checkSchema(n *yaml.Node, s *schemaNode, path string) []string {
-	var errs []string
-	switch {
-	case s.keys != nil:
-		if n.Kind != yaml.MappingNode {
-			return []string{fmt.Sprintf("line %d: %s: want a map", n.Line, path)}
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			sub, ok := s.keys[k.Value]
-			if !ok {
-				errs = append(errs, fmt.Sprintf("line %d: %s.%s: unknown key", k.Line, path, k.Value))
-				continue
-			}
-			errs = append(errs, checkSchema(v, sub, path+"."+k.Value)...)
-		}
-	case s.item != nil:
-		if n.Kind != yaml.SequenceNode {
-			return []string{fmt.Sprintf("line %d: %s: want a list", n.Line, path)}
-		}
-		for i, c := range n.Content {
-			errs = append(errs, checkSchema(c, s.item, fmt.Sprintf("%s[%d]", path, i))...)
-		}
-	default:
-		if n.Kind != yaml.ScalarNode {
-			errs = append(errs, fmt.Sprintf("line %d: %s: want a scalar", n.Line, path))
-		}
-	}
-	return errs
-}
-
-// exampleConfig is the part of ferry.yaml the example tests read.
-type exampleConfig struct {
-	Images []struct {
-		Name       string `yaml:"name"`
-		Repository string `yaml:"repository"`
-		Verify     []struct {
-			Key string `yaml:"key"`
-		} `yaml:"verify"`
-		InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
-	} `yaml:"images"`
-	Environments []struct {
-		Name   string `yaml:"name"`
-		Path   string `yaml:"path"`
-		Source string `yaml:"source"`
-		Write  string `yaml:"write"`
-	} `yaml:"environments"`
-}
-
-// TestExampleConfigs checks every example ferry.yaml against DESIGN.md's schema and that the
-// files it names exist.
-//
-// TODO(config): when promote/config lands on main, load with config.Load and check with
-// (*Config).CheckFiles instead of this schema copy.
+// TestExampleConfigs loads every example ferry.yaml with ferry's own loader (strict schema,
+// line-numbered errors), checks that the files it names exist, and runs `ferry lint` on each
+// example repo as a user would.
 func TestExampleConfigs(t *testing.T) {
+	ferry := buildFerry(t)
 	for _, dir := range exampleConfigRepos(t) {
 		t.Run(dir, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(dir, "ferry.yaml"))
+			fsys := os.DirFS(dir)
+			cfg, err := config.Load(fsys, "ferry.yaml")
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s/ferry.yaml: %v", dir, err)
 			}
-			var doc yaml.Node
-			if err := yaml.Unmarshal(data, &doc); err != nil {
-				t.Fatalf("ferry.yaml: %v", err)
+			if err := cfg.CheckFiles(fsys); err != nil {
+				t.Errorf("%s/ferry.yaml: %v", dir, err)
 			}
-			for _, e := range checkSchema(doc.Content[0], ferrySchema, "") {
-				t.Errorf("%s/ferry.yaml: %s", dir, e)
+			if len(cfg.Images) < 2 || len(cfg.Environments) != 3 {
+				t.Errorf("want at least two images and dev, staging, prod; got %d images, %d environments", len(cfg.Images), len(cfg.Environments))
 			}
-			var cfg exampleConfig
-			if err := yaml.Unmarshal(data, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			envs := map[string]bool{}
-			for _, e := range cfg.Environments {
-				envs[e.Name] = true
-				if fi, err := os.Stat(filepath.Join(dir, e.Path)); err != nil || !fi.IsDir() {
-					t.Errorf("environment %s: path %s is not a directory", e.Name, e.Path)
-				}
-				if e.Write != "commit" && e.Write != "pull-request" {
-					t.Errorf("environment %s: write %q", e.Name, e.Write)
-				}
-			}
-			for _, e := range cfg.Environments {
-				if e.Source != "registry" && !envs[e.Source] {
-					t.Errorf("environment %s: source %q names no environment", e.Name, e.Source)
-				}
-			}
-			for _, img := range cfg.Images {
-				if len(img.Verify) == 0 && !img.InsecureSkipVerify {
-					t.Errorf("image %s: no verify entries", img.Name)
-				}
-				for _, v := range img.Verify {
-					if v.Key == "" || strings.HasPrefix(v.Key, "env://") {
-						continue
-					}
-					if _, err := os.Stat(filepath.Join(dir, v.Key)); err != nil {
-						t.Errorf("image %s: key %s: %v", img.Name, v.Key, err)
-					}
-				}
+			out, err := exec.Command(ferry, "lint", "--repo", dir).CombinedOutput()
+			if err != nil {
+				t.Errorf("ferry lint --repo %s: %v\n%s", dir, err, out)
 			}
 		})
+	}
+	// The annotated reference example loads too (its key files are illustrative).
+	if _, err := config.Load(os.DirFS("examples"), "ferry.yaml"); err != nil {
+		t.Errorf("examples/ferry.yaml: %v", err)
 	}
 }
 
