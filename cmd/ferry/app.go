@@ -52,6 +52,7 @@ and pull requests.
 
 Examples:
    ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2
+   ferry set-image --dry-run --output json nginx=ghcr.io/acme/nginx:1.27
    ferry version`,
 		Version:              version,
 		HideVersion:          true,
@@ -76,6 +77,7 @@ Examples:
 			versionCommand(),
 			tagsCommand(),
 			lintCommand(),
+			setImageCommand(),
 			githubReportCommand(),
 			docsCommand(),
 		},

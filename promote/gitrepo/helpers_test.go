@@ -1,0 +1,165 @@
+package gitrepo
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// Git CLI runs in tests without the machine's configuration.
+	dir, err := os.MkdirTemp("", "ferry-gitconfig-")
+	if err != nil {
+		panic(err)
+	}
+	cfg := filepath.Join(dir, "gitconfig")
+	if err := os.WriteFile(cfg, []byte("[init]\n\tdefaultBranch = main\n[protocol \"file\"]\n\tallow = always\n"), 0o644); err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]string{
+		"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": cfg,
+		"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+		"GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
+		"GIT_TERMINAL_PROMPT": "0",
+	} {
+		os.Setenv(k, v)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// git runs the git CLI in dir and returns its trimmed stdout; it fails the test on error.
+func git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := gitErr(dir, args...)
+	if err != nil {
+		t.Fatalf("git %s (in %s): %v", strings.Join(args, " "), dir, err)
+	}
+	return out
+}
+
+func gitErr(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// newBare makes a bare repository whose main branch holds files in one commit, with every ref
+// update logged and non-fast-forward pushes to main refused (so a forced push would fail the
+// test).
+func newBare(t testing.TB, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	bare := filepath.Join(root, "config.git")
+	git(t, root, "init", "-q", "--bare", "-b", "main", bare)
+	git(t, bare, "config", "core.logAllRefUpdates", "always")
+	// The update hook refuses any non-fast-forward of main, as branch protection would.
+	hook := "#!/bin/sh\nif [ \"$1\" = refs/heads/main ] && [ \"$2\" != 0000000000000000000000000000000000000000 ]; then\n  git merge-base --is-ancestor \"$2\" \"$3\" || { echo \"non-fast-forward of main refused\" >&2; exit 1; }\nfi\n"
+	if err := os.WriteFile(filepath.Join(bare, "hooks", "update"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(root, "seed")
+	git(t, root, "clone", "-q", bare, work)
+	writeFiles(t, work, files)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "-q", "-m", "seed")
+	git(t, work, "push", "-q", "origin", "HEAD:main")
+	return bare
+}
+
+func writeFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pushFromClone commits files to branch of bare through a fresh git CLI clone.
+func pushFromClone(t testing.TB, bare, branch string, files map[string]string, msg string) string {
+	t.Helper()
+	work := t.TempDir()
+	git(t, work, "clone", "-q", "--depth", "1", "-b", branch, "file://"+bare, ".")
+	writeFiles(t, work, files)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "-q", "-m", msg)
+	git(t, work, "push", "-q", "origin", "HEAD:"+branch)
+	return git(t, work, "rev-parse", "HEAD")
+}
+
+// firstParentLog lists the subjects on branch of repo, oldest first.
+func firstParentLog(t testing.TB, repo, branch string) []string {
+	t.Helper()
+	out := git(t, repo, "log", "--first-parent", "--reverse", "--format=%s", branch)
+	return strings.Split(out, "\n")
+}
+
+// assertNoForcePush checks the reflog of refs/heads/<branch>: every update's old value is an
+// ancestor of its new value, and history is linear.
+func assertNoForcePush(t testing.TB, bare, branch string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bare, "logs", "refs", "heads", branch))
+	if err != nil {
+		t.Fatalf("reading reflog: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		old, nw := f[0], f[1]
+		if strings.Trim(old, "0") == "" {
+			continue
+		}
+		if _, err := gitErr(bare, "merge-base", "--is-ancestor", old, nw); err != nil {
+			t.Errorf("ref update %s -> %s is not a fast-forward", old, nw)
+		}
+	}
+	if merges := git(t, bare, "rev-list", "--merges", branch); merges != "" {
+		t.Errorf("history has merges: %s", merges)
+	}
+	if out, err := gitErr(bare, "fsck", "--strict", "--no-dangling"); err != nil {
+		t.Errorf("git fsck: %v %s", err, out)
+	}
+}
+
+func open(t testing.TB, repo string, opts Options) *Repo {
+	t.Helper()
+	r, err := Open(context.Background(), repo, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", repo, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// setFile is an Intent that writes content to p, with a fixed message.
+func setFile(p, content, msg string) Intent {
+	return func(ctx context.Context, tip fs.FS) (*Change, error) {
+		return &Change{Files: map[string][]byte{p: []byte(content)}, Message: msg}, nil
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,272 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Snapshot is one commit of the config repo.
+type Snapshot struct {
+	commit *object.Commit
+	s      storer.EncodedObjectStorer
+}
+
+// Tip returns the tip of the target branch as last fetched (by Open, Refresh, or a retry).
+func (r *Repo) Tip(ctx context.Context) (*Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshot(r.tip), nil
+}
+
+func (r *Repo) snapshot(c *object.Commit) *Snapshot {
+	return &Snapshot{commit: c, s: r.repo.Storer}
+}
+
+// SHA is the commit's hash.
+func (s *Snapshot) SHA() string { return s.commit.Hash.String() }
+
+// Time is the commit's committer time.
+func (s *Snapshot) Time() time.Time { return s.commit.Committer.When }
+
+// FS is a read-only view of the commit's tree. Nothing is checked out: directories and blobs
+// are read from the object store when opened, so its cost does not depend on the repository's
+// size. File modification times are the commit's time. Symbolic links read as their target;
+// submodules are irregular files that cannot be read.
+func (s *Snapshot) FS() fs.FS {
+	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When}
+}
+
+type treeFS struct {
+	s    storer.EncodedObjectStorer
+	root plumbing.Hash
+	when time.Time
+}
+
+var (
+	_ fs.ReadDirFS  = (*treeFS)(nil)
+	_ fs.ReadFileFS = (*treeFS)(nil)
+	_ fs.StatFS     = (*treeFS)(nil)
+)
+
+// entry resolves name to its tree entry; "." is the root tree.
+func (t *treeFS) entry(op, name string) (object.TreeEntry, error) {
+	if !fs.ValidPath(name) {
+		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: t.root}, nil
+	}
+	tree, err := object.GetTree(t.s, t.root)
+	if err != nil {
+		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	e, err := tree.FindEntry(name)
+	if err != nil {
+		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+			return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return *e, nil
+}
+
+func (t *treeFS) Open(name string) (fs.File, error) {
+	e, err := t.entry("open", name)
+	if err != nil {
+		return nil, err
+	}
+	return &treeFile{fs: t, e: e, name: name}, nil
+}
+
+func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
+	e, err := t.entry("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	return t.info(e, path.Base(name))
+}
+
+func (t *treeFS) ReadFile(name string) ([]byte, error) {
+	e, err := t.entry("read", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Mode == filemode.Dir || e.Mode == filemode.Submodule {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is not a regular file")}
+	}
+	b, err := t.blob(e.Hash)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	return b, nil
+}
+
+func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	e, err := t.entry("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Mode != filemode.Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	return t.readDir(e.Hash)
+}
+
+func (t *treeFS) readDir(h plumbing.Hash) ([]fs.DirEntry, error) {
+	tree, err := object.GetTree(t.s, h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.DirEntry, 0, len(tree.Entries))
+	for _, e := range tree.Entries {
+		out = append(out, &dirEntry{fs: t, e: e})
+	}
+	// Git orders directories as if their names ended in "/"; fs.ReadDir wants plain name order.
+	sortDirEntries(out)
+	return out, nil
+}
+
+func (t *treeFS) blob(h plumbing.Hash) ([]byte, error) {
+	o, err := t.s.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func (t *treeFS) info(e object.TreeEntry, name string) (fs.FileInfo, error) {
+	fi := &fileInfo{name: name, mode: goMode(e.Mode), when: t.when}
+	if e.Mode != filemode.Dir && e.Mode != filemode.Submodule {
+		o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)
+		if err != nil {
+			return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+		}
+		fi.size = o.Size()
+	}
+	return fi, nil
+}
+
+func goMode(m filemode.FileMode) fs.FileMode {
+	switch m {
+	case filemode.Dir:
+		return fs.ModeDir | 0o755
+	case filemode.Executable:
+		return 0o755
+	case filemode.Symlink:
+		return fs.ModeSymlink | 0o777
+	case filemode.Submodule:
+		return fs.ModeIrregular
+	default:
+		return 0o644
+	}
+}
+
+type fileInfo struct {
+	name string
+	size int64
+	mode fs.FileMode
+	when time.Time
+}
+
+func (f *fileInfo) Name() string       { return f.name }
+func (f *fileInfo) Size() int64        { return f.size }
+func (f *fileInfo) Mode() fs.FileMode  { return f.mode }
+func (f *fileInfo) ModTime() time.Time { return f.when }
+func (f *fileInfo) IsDir() bool        { return f.mode.IsDir() }
+func (f *fileInfo) Sys() any           { return nil }
+
+type dirEntry struct {
+	fs *treeFS
+	e  object.TreeEntry
+}
+
+func (d *dirEntry) Name() string               { return d.e.Name }
+func (d *dirEntry) IsDir() bool                { return d.e.Mode == filemode.Dir }
+func (d *dirEntry) Type() fs.FileMode          { return goMode(d.e.Mode).Type() }
+func (d *dirEntry) Info() (fs.FileInfo, error) { return d.fs.info(d.e, d.e.Name) }
+
+// treeFile is an open file or directory; a blob is read on the first Read.
+type treeFile struct {
+	fs   *treeFS
+	e    object.TreeEntry
+	name string
+	rd   *bytes.Reader
+	dir  []fs.DirEntry
+	off  int
+	read bool
+}
+
+func (f *treeFile) Stat() (fs.FileInfo, error) { return f.fs.info(f.e, path.Base(f.name)) }
+
+func (f *treeFile) Read(p []byte) (int, error) {
+	if f.e.Mode == filemode.Dir {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: errors.New("is a directory")}
+	}
+	if f.e.Mode == filemode.Submodule {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: errors.New("is a submodule")}
+	}
+	if f.rd == nil {
+		b, err := f.fs.blob(f.e.Hash)
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		f.rd = bytes.NewReader(b)
+	}
+	return f.rd.Read(p)
+}
+
+func (f *treeFile) ReadDir(n int) ([]fs.DirEntry, error) {
+	if f.e.Mode != filemode.Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: f.name, Err: errors.New("not a directory")}
+	}
+	if !f.read {
+		d, err := f.fs.readDir(f.e.Hash)
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: f.name, Err: err}
+		}
+		f.dir, f.read = d, true
+	}
+	rest := f.dir[f.off:]
+	if n <= 0 {
+		f.off = len(f.dir)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if n > len(rest) {
+		n = len(rest)
+	}
+	f.off += n
+	return rest[:n], nil
+}
+
+func (f *treeFile) Close() error { return nil }
+
+// ReadFile reads one file of the snapshot.
+func (s *Snapshot) ReadFile(name string) ([]byte, error) {
+	b, err := fs.ReadFile(s.FS(), name)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", name, s.commit.Hash, err)
+	}
+	return b, nil
+}

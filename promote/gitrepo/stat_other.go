@@ -1,0 +1,11 @@
+//go:build !linux
+
+package gitrepo
+
+import (
+	"os"
+
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+)
+
+func fillStat(*index.Entry, os.FileInfo) {}
