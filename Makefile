@@ -11,6 +11,7 @@ export FERRY_TOOLS_DIR := $(TOOLS_BIN)
 
 KUSTOMIZE_VERSION   := v5.8.2
 CRANE_VERSION       := v0.22.1
+GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
@@ -22,13 +23,18 @@ help: ## list the targets
 build: ## build bin/ferry (version injected with -ldflags)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
-tools: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## install the pinned test tools into .tools/
+tools: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 $(TOOLS_BIN)/crane:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+# Gitea for the pull-request tests: built from its module (go install refuses its replace
+# directives); keeps the source tree next to the binary as gitea-src (its STATIC_ROOT_PATH).
+$(TOOLS_BIN)/gitea:
+	GO=$(GO) GITEA_VERSION=$(GITEA_VERSION) ./scripts/build-gitea.sh $(TOOLS_BIN)
 
 test: tools ## run every test with the race detector
 	$(GO) test -race -count=1 ./...

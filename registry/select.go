@@ -22,6 +22,8 @@ type DigestVerifier interface {
 	Verify(ctx context.Context, ref name.Digest) (*Verification, error)
 }
 
+var _ DigestVerifier = (*Verifier)(nil)
+
 // SelectOptions says what Select looks for. Zero values are the defaults.
 type SelectOptions struct {
 	// Repository is the image repository, such as ghcr.io/acme/api. Required.

@@ -10,6 +10,10 @@ type VerifyEntry struct {
 	// RequireTlog makes a transparency-log entry mandatory for a key signature (by default one is
 	// checked when the signature carries it).
 	RequireTlog bool
+	// TrustedRoot is a Sigstore trusted_root.json whose Rekor keys check a key signature's
+	// transparency-log entry; empty means the public-good root (fetched only when an entry has
+	// to be checked).
+	TrustedRoot string
 	Keyless     *Keyless
 }
 

@@ -78,6 +78,7 @@ Examples:
 			tagsCommand(),
 			lintCommand(),
 			setImageCommand(),
+			verifyCommand(),
 			githubReportCommand(),
 			docsCommand(),
 		},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -13,16 +14,21 @@ import (
 	"github.com/ferryhq/ferry/registry"
 )
 
-// ---- Verification hook (wired by the lead at merge) ----
-//
-// tagsVerifyFlags returns the verify flags `ferry tags` accepts (the shared verifyFlags() of
-// verify.go), and tagsVerifier builds the verifier from them, using client's RemoteOptions so
-// signature requests share ferry's retrying, rate-limited transport. It returns nil when no
-// verify flag was given: `ferry tags` then does not verify (DESIGN.md, "Commands, exactly").
-var (
-	tagsVerifyFlags = func() []cli.Flag { return nil }
-	tagsVerifier    = func(c *cli.Context, client *registry.Client) (registry.DigestVerifier, error) { return nil, nil }
-)
+// tagsVerifier builds the verifier from the verify flags, using client's RemoteOptions so
+// signature requests share ferry's retrying, rate-limited transport. It returns an untyped nil
+// when no verify flag was given: `ferry tags` then does not verify (DESIGN.md, "Commands,
+// exactly").
+func tagsVerifier(c *cli.Context, client *registry.Client) (registry.DigestVerifier, error) {
+	entries, err := verifyEntriesFromFlags(c)
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...))
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
 
 func tagsCommand() *cli.Command {
 	flags := []cli.Flag{
@@ -38,7 +44,7 @@ func tagsCommand() *cli.Command {
 		&cli.StringFlag{Name: "cache-dir", Usage: "cache of digests' created times and platforms (default $XDG_CACHE_HOME/ferry)", EnvVars: []string{"FERRY_CACHE_DIR"}},
 		outputFlag(),
 	}
-	flags = append(flags, tagsVerifyFlags()...)
+	flags = append(flags, verifyFlags()...)
 	return &cli.Command{
 		Name:      "tags",
 		Usage:     "pick the newest tag that passes policy, platforms and (with verify flags) signature; say why the others lost",

@@ -3,34 +3,50 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/urfave/cli/v2"
 
+	"github.com/ferryhq/ferry/internal/sigtest"
 	"github.com/ferryhq/ferry/registry"
 	"github.com/ferryhq/ferry/registry/registrytest"
 )
 
-// signedOnly stands in for the verifier the lead wires in: it accepts the listed digests.
-type signedOnly map[string]bool
-
-func (s signedOnly) Verify(_ context.Context, ref name.Digest) (*registry.Verification, error) {
-	if s[ref.DigestStr()] {
-		return &registry.Verification{Digest: ref.DigestStr(), Signer: "test.pub"}, nil
-	}
-	return nil, &registry.RefusalError{Image: ref.String(), Digest: ref.DigestStr(), Reason: registry.ReasonUnsigned, Detail: "no signatures found"}
-}
-
 func TestTagsCommand(t *testing.T) {
 	s := registrytest.New(t)
-	d1 := s.PushRandom(t, "app:1.0.0", registrytest.Image{})
-	d2 := s.PushIndex(t, "app:1.1.0", "linux/amd64", "linux/arm64")
+	s.PushRandom(t, "app:1.0.0", registrytest.Image{})
+	s.PushIndex(t, "app:1.1.0", "linux/amd64", "linux/arm64")
 	d3 := s.PushRandom(t, "app:1.2.0", registrytest.Image{})
 	s.Tag(t, "app", d3, "latest")
 	repo := s.Repo("app")
+
+	// A second repository whose tags are all signed with a key made here, by cosign's own code.
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(t.TempDir(), "cosign.pub")
+	if err := key.WritePublicKey(keyPath); err != nil {
+		t.Fatal(err)
+	}
+	s1 := s.PushRandom(t, "signed:1.0.0", registrytest.Image{})
+	s2 := s.PushIndex(t, "signed:1.1.0", "linux/amd64", "linux/arm64")
+	s3 := s.PushRandom(t, "signed:1.2.0", registrytest.Image{})
+	s.Tag(t, "signed", s3, "latest")
+	for _, d := range []string{s1, s2, s3} {
+		ref, err := name.NewDigest(s.Repo("signed") + "@" + d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sigtest.SignWithKey(context.Background(), ref, key,
+			sigtest.WithRemoteOptions(s.RemoteOptions()...), sigtest.WithoutTlog()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	t.Run("json without verification", func(t *testing.T) {
 		code, out, errOut := runCLI(t, "tags", repo, "--semver", "^1", "--ignore", "latest", "--cache-dir", t.TempDir(), "--output", "json")
@@ -54,18 +70,13 @@ func TestTagsCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("text with platforms and the verifier hook", func(t *testing.T) {
-		old := tagsVerifier
-		t.Cleanup(func() { tagsVerifier = old })
-		tagsVerifier = func(*cli.Context, *registry.Client) (registry.DigestVerifier, error) {
-			return signedOnly{d1: true, d2: true, d3: true}, nil
-		}
-		code, out, errOut := runCLI(t, "tags", repo, "--ignore", "latest", "--platform", "linux/arm64/v8", "--cache-dir", t.TempDir())
+	t.Run("text with platforms and verification", func(t *testing.T) {
+		code, out, errOut := runCLI(t, "tags", s.Repo("signed"), "--ignore", "latest", "--platform", "linux/arm64/v8", "--key", keyPath, "--cache-dir", t.TempDir())
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if want := "1.1.0@" + d2 + "  signed by test.pub"; lines[0] != want {
+		if want := "1.1.0@" + s2 + "  signed by key " + keyPath; lines[0] != want {
 			t.Errorf("first line %q, want %q", lines[0], want)
 		}
 		var rows []string
@@ -77,16 +88,18 @@ func TestTagsCommand(t *testing.T) {
 			"1.0.0 older older older than 1.1.0",
 			`latest rejected ignored matches ignore glob "latest"`,
 		}
+		sigs := []string{s1, s2, s3}
+		sort.Strings(sigs)
+		for _, d := range sigs {
+			want = append(want, strings.Replace(d, ":", "-", 1)+".sig rejected signature-tag a cosign signature tag")
+		}
 		if diff := cmp.Diff(want, rows); diff != "" {
 			t.Errorf("other tags (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("nothing qualifies: exit 1 with the reasons", func(t *testing.T) {
-		old := tagsVerifier
-		t.Cleanup(func() { tagsVerifier = old })
-		tagsVerifier = func(*cli.Context, *registry.Client) (registry.DigestVerifier, error) { return signedOnly{}, nil }
-		code, out, errOut := runCLI(t, "tags", repo, "--semver", "^1", "--cache-dir", t.TempDir(), "-o", "json")
+		code, out, errOut := runCLI(t, "tags", repo, "--semver", "^1", "--key", keyPath, "--cache-dir", t.TempDir(), "-o", "json")
 		if code != exitError {
 			t.Fatalf("exit %d, want %d", code, exitError)
 		}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ferryhq/ferry/registry"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/urfave/cli/v2"
+)
+
+// verifyFlags are cosign's verification flags, shared by `verify` and `tags`.
+func verifyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "key", Usage: "cosign public key: a PEM file or env://VAR (repeatable; any one that verifies is enough)", EnvVars: []string{"FERRY_KEY"}},
+		&cli.StringFlag{Name: "certificate-identity", Usage: "keyless: the certificate identity (SAN) that must have signed", EnvVars: []string{"FERRY_CERTIFICATE_IDENTITY"}},
+		&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "keyless: a regexp the certificate identity must match", EnvVars: []string{"FERRY_CERTIFICATE_IDENTITY_REGEXP"}},
+		&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "keyless: the OIDC issuer of the certificate", EnvVars: []string{"FERRY_CERTIFICATE_OIDC_ISSUER"}},
+		&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "keyless: a regexp the OIDC issuer must match", EnvVars: []string{"FERRY_CERTIFICATE_OIDC_ISSUER_REGEXP"}},
+		&cli.StringFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json (default: the public-good root)", EnvVars: []string{"FERRY_TRUSTED_ROOT"}},
+		&cli.BoolFlag{Name: "require-tlog", Usage: "key signatures: require a transparency-log entry", EnvVars: []string{"FERRY_REQUIRE_TLOG"}},
+		&cli.BoolFlag{Name: "insecure-ignore-tlog", Usage: "keyless: accept signatures with no transparency-log entry or signed timestamp (warns every run)", EnvVars: []string{"FERRY_INSECURE_IGNORE_TLOG"}},
+		&cli.BoolFlag{Name: "insecure-ignore-sct", Usage: "keyless: do not require a certificate transparency SCT", EnvVars: []string{"FERRY_INSECURE_IGNORE_SCT"}},
+	}
+}
+
+// verifyEntriesFromFlags turns the verify flags into entries: one per --key, plus one keyless
+// entry when identity flags are given. No verify flags at all gives nil entries and no error
+// (callers decide whether that is allowed); conflicting or incomplete flags are usage errors.
+func verifyEntriesFromFlags(c *cli.Context) ([]registry.VerifyEntry, error) {
+	keys := c.StringSlice("key")
+	id, idRE := c.String("certificate-identity"), c.String("certificate-identity-regexp")
+	iss, issRE := c.String("certificate-oidc-issuer"), c.String("certificate-oidc-issuer-regexp")
+	trustedRoot := c.String("trusted-root")
+	requireTlog, ignoreTlog, ignoreSCT := c.Bool("require-tlog"), c.Bool("insecure-ignore-tlog"), c.Bool("insecure-ignore-sct")
+	keyless := id != "" || idRE != "" || iss != "" || issRE != ""
+
+	switch {
+	case id != "" && idRE != "":
+		return nil, usageError("--certificate-identity and --certificate-identity-regexp conflict: give one")
+	case iss != "" && issRE != "":
+		return nil, usageError("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp conflict: give one")
+	case requireTlog && ignoreTlog:
+		return nil, usageError("--require-tlog and --insecure-ignore-tlog conflict: give one")
+	case keyless && id == "" && idRE == "":
+		return nil, usageError("keyless verification needs --certificate-identity or --certificate-identity-regexp")
+	case keyless && iss == "" && issRE == "":
+		return nil, usageError("keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp")
+	case requireTlog && len(keys) == 0:
+		return nil, usageError("--require-tlog applies to --key signatures (keyless ones always need the log)")
+	case (ignoreTlog || ignoreSCT) && !keyless:
+		return nil, usageError("--insecure-ignore-tlog and --insecure-ignore-sct apply to keyless verification (--certificate-identity…)")
+	case !keyless && len(keys) == 0 && trustedRoot != "":
+		return nil, usageError("--trusted-root needs --key or --certificate-identity…")
+	}
+	var entries []registry.VerifyEntry
+	for _, k := range keys {
+		if k == "" {
+			return nil, usageError("--key is empty")
+		}
+		entries = append(entries, registry.VerifyEntry{Key: k, RequireTlog: requireTlog, TrustedRoot: trustedRoot})
+	}
+	if keyless {
+		entries = append(entries, registry.VerifyEntry{Keyless: &registry.Keyless{
+			Identity: id, IdentityRegexp: idRE, Issuer: iss, IssuerRegexp: issRE,
+			TrustedRoot: trustedRoot, InsecureIgnoreTlog: ignoreTlog, InsecureIgnoreSCT: ignoreSCT,
+		}})
+	}
+	return entries, nil
+}
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check an image's cosign signature (exit 3 when refused)",
+		ArgsUsage: "REF",
+		Description: `Resolves REF to a digest and verifies that digest's cosign signatures (cosign 2 .sig tags
+and cosign 3 Sigstore bundles). The digest printed is the digest that verified.
+
+Examples:
+   ferry verify --key cosign.pub ghcr.io/acme/api:1.4.2
+   ferry verify --certificate-identity-regexp '^https://github.com/acme/' \
+     --certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/api:1.4.2`,
+		Flags:  append(verifyFlags(), outputFlag()),
+		Action: runVerify,
+	}
+}
+
+type verifyResult struct {
+	Ref      string `json:"ref"`
+	Digest   string `json:"digest"`
+	Verified bool   `json:"verified"`
+	Signer   string `json:"signer,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+func runVerify(c *cli.Context) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() != 1 {
+		return usageError("verify takes one REF, got %d arguments", c.NArg())
+	}
+	arg := c.Args().First()
+	ref, err := name.ParseReference(arg)
+	if err != nil {
+		return usageError("REF %q: %v", arg, err)
+	}
+	entries, err := verifyEntriesFromFlags(c)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return usageError("verify needs --key PATH or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]")
+	}
+	client, err := registry.New()
+	if err != nil {
+		return err
+	}
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...))
+	if err != nil {
+		return err
+	}
+
+	// Verify the digest, never the tag: the digest reported is the digest that verified.
+	d, ok := ref.(name.Digest)
+	if !ok {
+		dgst, err := client.Digest(c.Context, arg)
+		if err != nil {
+			return fmt.Errorf("resolving %s to a digest: %w", ref, err)
+		}
+		d = ref.Context().Digest(dgst)
+	}
+	res := verifyResult{Ref: arg, Digest: d.DigestStr()}
+	ver, verr := v.Verify(c.Context, d)
+	var re *registry.RefusalError
+	switch {
+	case verr == nil:
+		res.Verified, res.Digest, res.Signer = true, ver.Digest, ver.Signer
+	case errors.As(verr, &re):
+		res.Reason, res.Detail = re.Reason, re.Detail
+	default:
+		return verr
+	}
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, res); err != nil {
+			return err
+		}
+	} else if res.Verified {
+		fmt.Fprintf(c.App.Writer, "verified %s@%s\nsigner: %s\n", d.Context().Name(), res.Digest, res.Signer)
+	} else {
+		fmt.Fprintf(c.App.Writer, "refused %s@%s: %s\n%s\n", d.Context().Name(), res.Digest, res.Reason, res.Detail)
+	}
+	if verr != nil {
+		return refused(verr)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package forge
+
+import (
+	"strings"
+)
+
+// BodyRow is one image in a promotion's pull request body.
+type BodyRow struct {
+	// Image is the image's name in ferry.yaml.
+	Image string
+	// From and To are the references before and after (To is what is written).
+	From, To string
+	// Digest is the digest that verified.
+	Digest string
+	// Signer is the verified signer identity (a key name, or a keyless certificate's identity).
+	// Empty reads "not verified".
+	Signer string
+	// SourceCommit is the source environment's commit and SourceCommitURL its web page; both
+	// may be empty (an image from the registry has no source commit).
+	SourceCommit, SourceCommitURL string
+}
+
+// Body is the default pull request body: a Markdown table of image, from, to, digest, signer
+// and source commit. Cell text is escaped so that a value cannot break the table.
+func Body(rows []BodyRow) string {
+	var b strings.Builder
+	b.WriteString("| image | from | to | digest | signer | source commit |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		signer := code(r.Signer)
+		if r.Signer == "" {
+			signer = "not verified"
+		}
+		cells := []string{
+			cell(r.Image), code(r.From), code(r.To), code(r.Digest), signer, commitLink(r.SourceCommit, r.SourceCommitURL),
+		}
+		b.WriteString("| ")
+		b.WriteString(strings.Join(cells, " | "))
+		b.WriteString(" |\n")
+	}
+	return b.String()
+}
+
+// cell makes s safe inside a table cell: one line, pipes escaped.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// code renders s as inline code inside a cell, or "—" when empty.
+func code(s string) string {
+	s = cell(s)
+	if s == "" {
+		return "—"
+	}
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+func commitLink(sha, link string) string {
+	short := sha
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	switch {
+	case sha == "" && link == "":
+		return "—"
+	case link == "":
+		return code(short)
+	case short == "":
+		return "[commit](" + linkTarget(link) + ")"
+	default:
+		return "[" + code(short) + "](" + linkTarget(link) + ")"
+	}
+}
+
+// linkTarget keeps a URL from closing the link or the cell early.
+func linkTarget(u string) string {
+	r := strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "|", "%7C", "\n", "", "\r", "", "<", "%3C", ">", "%3E")
+	return r.Replace(u)
+}
