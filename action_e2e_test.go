@@ -1,6 +1,7 @@
 package ferry_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,8 +19,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ferryhq/ferry/internal/sigtest"
 	"github.com/ferryhq/ferry/internal/testenv"
 )
+
+// signWithKey signs repo@digest in cosign 2's layout.
+func signWithKey(t *testing.T, repo, digest string, key *sigtest.KeyPair) {
+	t.Helper()
+	ref, err := name.NewDigest(repo + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sigtest.SignWithKey(context.Background(), ref, key); err != nil {
+		t.Fatalf("signing %s: %v", ref, err)
+	}
+}
 
 // testRegistry serves go-containerregistry's registry on loopback and returns its host.
 func testRegistry(t *testing.T) string {
@@ -104,14 +118,17 @@ spec:
 // registry on loopback and a bare config repo: watch commits to dev, a second watch changes
 // nothing and reuses the cached binary, promote pushes the staging branch, status prints the
 // matrix, and an error still sets the outputs and fails the step.
-//
-// TODO(verify): sign the images with internal/sigtest and verify with a key instead of
-// insecureSkipVerify, and add a bump of an unsigned tag that must exit 3.
+// The images are signed with a key made here; a bump of an unsigned tag must exit 3.
 func TestActionEndToEnd(t *testing.T) {
 	host := testRegistry(t)
 	repo := host + "/acme/api"
-	pushRandom(t, repo+":1.0.0")
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signWithKey(t, repo, pushRandom(t, repo+":1.0.0"), key)
 	want := pushRandom(t, repo+":1.1.0")
+	signWithKey(t, repo, want, key)
 
 	bare := bareConfigRepo(t, map[string]string{
 		"ferry.yaml": fmt.Sprintf(`images:
@@ -119,7 +136,8 @@ func TestActionEndToEnd(t *testing.T) {
     repository: %s
     policy:
       semver: ">=1.0.0"
-    insecureSkipVerify: true
+    verify:
+      - key: keys/cosign.pub
 environments:
   - name: dev
     path: envs/dev
@@ -132,6 +150,7 @@ environments:
 git:
   branch: main
 `, repo),
+		"keys/cosign.pub":              string(key.PublicPEM),
 		"envs/dev/deployment.yaml":     fmt.Sprintf(deploymentTmpl, repo+":1.0.0"),
 		"envs/staging/deployment.yaml": fmt.Sprintf(deploymentTmpl, repo+":1.0.0"),
 	})
@@ -227,6 +246,23 @@ git:
 	}
 	if res.outputs["changed"] != "false" || !strings.Contains(res.summary, "**ferry failed** (exit code 1)") {
 		t.Errorf("failed bump: outputs %v, summary:\n%s", res.outputs, res.summary)
+	}
+
+	// 6. bump of an unsigned tag: refused, exit 3, nothing written, outputs and summary set.
+	pushRandom(t, repo+":1.2.0")
+	head = strings.TrimSpace(git(t, bare, "rev-parse", "main"))
+	res = r.run(map[string]string{"command": "bump", "args": repo + ":1.2.0", "repo": bare})
+	if !res.failed || res.code != 3 {
+		t.Fatalf("bump of an unsigned tag: failed %v, code %d, want exit 3\n%s", res.failed, res.code, res)
+	}
+	if res.outputs["changed"] != "false" || res.outputs["commits"] != "[]" {
+		t.Errorf("refused bump: outputs %v", res.outputs)
+	}
+	if !strings.Contains(res.summary, "**Verification refused an image** (exit code 3)") {
+		t.Errorf("refused bump summary:\n%s", res.summary)
+	}
+	if after := strings.TrimSpace(git(t, bare, "rev-parse", "main")); after != head {
+		t.Errorf("a refused bump moved main from %s to %s", head, after)
 	}
 
 	// The token never reaches the config repo.

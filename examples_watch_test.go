@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ferryhq/ferry/internal/sigtest"
 	"github.com/ferryhq/ferry/promote"
 )
 
@@ -76,47 +76,6 @@ func copyExample(t *testing.T, dir, host string) string {
 	return dst
 }
 
-// skipVerification replaces every image's verify entries with insecureSkipVerify: true.
-//
-// TODO(verify): when internal/sigtest lands on main, keep the verify entries, write a generated
-// public key to keys/cosign.pub and sign the pushed images instead.
-func skipVerification(t *testing.T, dir string) {
-	t.Helper()
-	p := filepath.Join(dir, "ferry.yaml")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := yaml.Parse(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, err := doc.Pipe(yaml.Lookup("images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elems, err := images.Elements()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, img := range elems {
-		if _, err := img.Pipe(yaml.Clear("verify")); err != nil {
-			t.Fatal(err)
-		}
-		skip := yaml.NewRNode(&yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
-		if err := img.PipeE(yaml.SetField("insecureSkipVerify", skip)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := doc.String()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // bareRepoFromDir makes a bare repository whose main branch holds dir's files.
 func bareRepoFromDir(t *testing.T, dir string) string {
 	t.Helper()
@@ -132,13 +91,20 @@ func bareRepoFromDir(t *testing.T, dir string) string {
 // TestExamplesWatchDryRun runs each example config repo through `ferry watch --dry-run`
 // against a loopback registry holding newer versions of its images: dev would move to them
 // (every marked and unmarked field of both images), the later environments would not, and
-// nothing is written.
+// nothing is written. The images are signed with a key made here, which replaces the examples'
+// keys/cosign.pub.
 func TestExamplesWatchDryRun(t *testing.T) {
 	ferry := buildFerry(t)
 	host := testRegistry(t)
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
 	digests := map[string]string{}
 	for _, ref := range []string{"acme/api:1.3.0", "acme/api:1.4.0", "acme/worker:117", "acme/worker:118"} {
 		digests[ref] = pushIndex(t, host+"/"+ref)
+		repo, _, _ := strings.Cut(ref, ":")
+		signWithKey(t, host+"/"+repo, digests[ref], key)
 	}
 	newest := map[string]string{
 		"api":    host + "/acme/api:1.4.0@" + digests["acme/api:1.4.0"],
@@ -148,7 +114,10 @@ func TestExamplesWatchDryRun(t *testing.T) {
 	for _, example := range exampleConfigRepos(t) {
 		t.Run(example, func(t *testing.T) {
 			dir := copyExample(t, example, host)
-			skipVerification(t, dir)
+			// The examples verify with keys/cosign.pub: make it this test's key.
+			if err := key.WritePublicKey(filepath.Join(dir, "keys", "cosign.pub")); err != nil {
+				t.Fatal(err)
+			}
 			bare := bareRepoFromDir(t, dir)
 			before := git(t, bare, "rev-parse", "main")
 
