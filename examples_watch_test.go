@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry/internal/sigtest"
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/config"
 )
 
 // pushIndex pushes a two-platform image index (linux/amd64, linux/arm64) as ref and returns
@@ -144,17 +145,23 @@ func TestExamplesWatchDryRun(t *testing.T) {
 			if len(res.Skipped) != 0 {
 				t.Errorf("skipped: %+v", res.Skipped)
 			}
+			cfg, err := config.Load(os.DirFS(dir), "ferry.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			devPath := cfg.Environments[0].Path
 			changed := map[string]bool{}
 			for _, c := range res.Changes {
-				if c.Environment != "dev" {
-					t.Errorf("a change outside dev: %+v", c)
+				if c.Environment != "dev" || !strings.HasPrefix(c.File, devPath+"/") {
+					t.Errorf("a change outside dev's %s: %+v", devPath, c)
 					continue
 				}
 				changed[c.Image] = true
 				// A field gets the whole reference or the part its rule or marker names.
 				ref := newest[c.Image]
-				repo, rest, _ := strings.Cut(ref, ":")
-				tag, digest, _ := strings.Cut(rest, "@")
+				named, digest, _ := strings.Cut(ref, "@")
+				i := strings.LastIndex(named, ":")
+				repo, tag := named[:i], named[i+1:]
 				if !slices.Contains([]string{ref, repo, tag, digest, strings.TrimPrefix(repo, host+"/"), `"` + tag + `"`}, c.To) {
 					t.Errorf("%s %s:%d %s: to %q, want a part of %s", c.Image, c.File, c.Line, c.Field, c.To, ref)
 				}
