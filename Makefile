@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench demo fuzz clean
+.PHONY: help build tools test lint bench demo fuzz docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench: tools ## run the benchmarks
 
 demo: build ## the main job on an embedded default
 	@./scripts/demo.sh ./bin/ferry
+
+docs: ## regenerate docs/cli.md from the CLI definition
+	$(GO) run ./cmd/ferry docs --out docs/cli.md
 
 clean: ## remove build outputs and tools
 	rm -rf bin .tools

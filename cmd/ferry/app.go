@@ -89,6 +89,8 @@ Examples:
 			lintCommand(),
 			setImageCommand(),
 			verifyCommand(),
+			githubReportCommand(),
+			docsCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -27,6 +27,9 @@ func TestHelpListsCommands(t *testing.T) {
 		t.Fatalf("--help exit %d", code)
 	}
 	for _, cmd := range newApp(nil, nil).Commands {
+		if cmd.Hidden {
+			continue
+		}
 		if !strings.Contains(out, cmd.Name) || cmd.Usage == "" {
 			t.Errorf("--help does not describe %q:\n%s", cmd.Name, out)
 		}
