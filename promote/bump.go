@@ -75,12 +75,10 @@ func Bump(ctx context.Context, opts Options, refs []string) (*Result, error) {
 			}
 			wants = append(wants, t)
 		}
-		if len(wants) == 0 {
-			continue
-		}
-		branch := "ferry/" + env.Name + "/" + wants[0].img.Name
-		if err := r.write(ctx, env, "registry", branch, wants); err != nil {
-			return r.res, err
+		for _, group := range r.groupForBranches(env, wants) {
+			if err := r.write(ctx, env, "registry", group.branch, group.targets); err != nil {
+				return r.res, err
+			}
 		}
 	}
 	return r.res, nil

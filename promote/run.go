@@ -51,6 +51,8 @@ type Options struct {
 	Wait, WaitPoll time.Duration
 	// NewForge opens a forge client; nil means forge.New.
 	NewForge func(forge.Config) (forge.Forge, error)
+	// SigningPassphrase decrypts git.signingKey (the CLI reads FERRY_SIGNING_PASSPHRASE).
+	SigningPassphrase string
 	// Now is the clock (soak gates); nil means time.Now.
 	Now func() time.Time
 	// Log receives progress and warnings; nil discards them.
@@ -73,6 +75,7 @@ type runner struct {
 	res       *Result
 	tip       fs.FS  // the target branch's tree when the run started
 	tmp       string // temporary files (keys copied out of the tree)
+	sign      gitrepo.Signer
 }
 
 func (o Options) now() time.Time {
