@@ -356,6 +356,19 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 	return out, nil
 }
 
+// currentAll reads what each environment runs: environment → image → reference.
+func (r *runner) currentAll(envs []*config.Environment) (map[string]map[string]manifests.Ref, error) {
+	runs := make(map[string]map[string]manifests.Ref, len(envs))
+	for _, env := range envs {
+		cur, err := r.current(r.tip, env)
+		if err != nil {
+			return nil, err
+		}
+		runs[env.Name] = cur
+	}
+	return runs, nil
+}
+
 // skip records an image an environment did not get.
 func (r *runner) skip(env, image, tag, reason, detail string) {
 	r.res.Skipped = append(r.res.Skipped, Skip{Environment: env, Image: image, Tag: tag, Reason: reason, Detail: detail})
