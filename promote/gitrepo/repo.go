@@ -220,8 +220,10 @@ func classify(repo string) (repoKind, string, error) {
 			return 0, "", fmt.Errorf("repo %s: not a URL: %w", redactURL(repo), errors.Unwrap(err))
 		}
 		switch u.Scheme {
-		case "https", "http", "ssh", "git", "file", "git+ssh", "ssh+git":
+		case "https", "http", "ssh", "git", "file":
 			return kindURL, repo, nil
+		case "git+ssh", "ssh+git": // git's old spellings of ssh://; go-git knows only ssh
+			return kindURL, "ssh" + repo[len(u.Scheme):], nil
 		}
 		return 0, "", fmt.Errorf("repo %s: scheme %q is not supported (use https, ssh, file or a path)", redactURL(repo), u.Scheme)
 	}

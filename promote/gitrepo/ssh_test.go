@@ -57,6 +57,23 @@ func TestSSH(t *testing.T) {
 	}
 	ecdsaKnown := filepath.Join(dir, "ecdsa_known_hosts")
 	srv.WriteKnownHosts(t, ecdsaKnown, srv.HostKeys[1])
+	hashedKnown := filepath.Join(dir, "hashed_known_hosts")
+	srv.WriteKnownHosts(t, hashedKnown, srv.HostKeys[0])
+	if out, err := exec.Command("ssh-keygen", "-H", "-f", hashedKnown).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -H: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(hashedKnown); !strings.HasPrefix(string(b), "|1|") {
+		t.Fatalf("known_hosts not hashed: %s", b)
+	}
+	revokedKnown := filepath.Join(dir, "revoked_known_hosts")
+	srv.WriteKnownHosts(t, revokedKnown, srv.HostKeys[0])
+	revoked, err := os.ReadFile(revokedKnown) // the host's line, and its key revoked
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(revokedKnown, append(revoked, "@revoked * "+srv.HostKeys[0]+"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// Each case writes its own file; a refused case must leave main where it was.
 	for _, tc := range []struct {
@@ -67,6 +84,8 @@ func TestSSH(t *testing.T) {
 	}{
 		{name: "key file", auth: Auth{SSHKeyFile: srv.ClientKey, KnownHosts: []string{srv.KnownHosts}}},
 		{name: "known_hosts with the ecdsa key only", auth: Auth{SSHKeyFile: srv.ClientKey, KnownHosts: []string{ecdsaKnown}}},
+		{name: "hashed known_hosts", auth: Auth{SSHKeyFile: srv.ClientKey, KnownHosts: []string{hashedKnown}}},
+		{name: "revoked host key", auth: Auth{SSHKeyFile: srv.ClientKey, KnownHosts: []string{revokedKnown}}, wantErr: "revoked", wantIs: ErrHostKey},
 		{name: "encrypted key file", auth: Auth{SSHKeyFile: encKey, SSHKeyPassphrase: sentinelPassphrase, KnownHosts: []string{srv.KnownHosts}}},
 		{name: "encrypted key bytes", auth: Auth{SSHKey: encPEM, SSHKeyPassphrase: sentinelPassphrase, KnownHosts: []string{srv.KnownHosts}}},
 		{name: "rsa key", auth: Auth{SSHKeyFile: rsaKey, KnownHosts: []string{srv.KnownHosts}}},
@@ -252,25 +271,34 @@ func TestSSHScpLike(t *testing.T) {
 
 func TestClassifySSH(t *testing.T) {
 	for _, tc := range []struct {
-		repo string
-		want repoKind
-		err  bool
+		repo    string
+		want    repoKind
+		wantLoc string // default repo
+		err     bool
 	}{
 		{repo: "git@github.com:org/config.git", want: kindURL},
 		{repo: "git@example.com:/srv/git/config.git", want: kindURL},
 		{repo: "example.com:config.git", want: kindURL},
 		{repo: "ssh://git@example.com:2222/srv/config.git", want: kindURL},
+		{repo: "git+ssh://git@example.com/config.git", want: kindURL, wantLoc: "ssh://git@example.com/config.git"},
+		{repo: "ssh+git://example.com/config.git", want: kindURL, wantLoc: "ssh://example.com/config.git"},
 		{repo: "C:/work/config", err: true},
 		{repo: `C:\work\config`, err: true},
 		{repo: "no-such-dir/config", err: true},
 	} {
 		t.Run(tc.repo, func(t *testing.T) {
-			got, _, err := classify(tc.repo)
+			got, loc, err := classify(tc.repo)
 			if (err != nil) != tc.err {
 				t.Fatalf("classify(%q) error = %v, want error %v", tc.repo, err, tc.err)
 			}
 			if err == nil && got != tc.want {
 				t.Errorf("classify(%q) = %v, want %v", tc.repo, got, tc.want)
+			}
+			if tc.wantLoc == "" {
+				tc.wantLoc = tc.repo
+			}
+			if err == nil && loc != tc.wantLoc {
+				t.Errorf("classify(%q) location = %s, want %s", tc.repo, loc, tc.wantLoc)
 			}
 		})
 	}
