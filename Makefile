@@ -29,9 +29,10 @@ tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ##
 # gpg (GPG signatures), git. Installed with apt only when one is missing, so a warm machine
 # pays nothing; installing needs root.
 APT_PACKAGES := openssh-server openssh-client gnupg git
+APT_COMMANDS := /usr/sbin/sshd ssh-keygen ssh-agent gpg git
 .PHONY: tools-apt
-tools-apt:
-	@missing=; for c in /usr/sbin/sshd ssh-keygen ssh-agent gpg git; do \
+tools-apt: ## install sshd, ssh-keygen, ssh-agent, gpg, git with apt-get when missing (needs root)
+	@missing=; for c in $(APT_COMMANDS); do \
 	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "missing:$$missing; installing $(APT_PACKAGES) with apt-get"; \
