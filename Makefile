@@ -23,7 +23,25 @@ help: ## list the targets
 build: ## build bin/ferry (version injected with -ldflags)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
-tools: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
+tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
+
+# System tools the tests run: sshd (SSH remotes), ssh-keygen/ssh-agent (keys, SSH signatures),
+# gpg (GPG signatures), git. Installed with apt only when one is missing, so a warm machine
+# pays nothing; installing needs root.
+APT_PACKAGES := openssh-server openssh-client gnupg git
+APT_COMMANDS := /usr/sbin/sshd ssh-keygen ssh-agent gpg git
+.PHONY: tools-apt
+tools-apt: ## install sshd, ssh-keygen, ssh-agent, gpg, git with apt-get when missing (needs root)
+	@missing=; for c in $(APT_COMMANDS); do \
+	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing; installing $(APT_PACKAGES) with apt-get"; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: installing $(APT_PACKAGES) needs root: run as root, or install them yourself (apt-get install -y --no-install-recommends $(APT_PACKAGES))" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: no apt-get: install$$missing (packages $(APT_PACKAGES) on Debian) yourself" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
