@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -57,9 +58,18 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 
 // gitAuthFromEnv takes the config repo's HTTPS token from FERRY_GIT_TOKEN, else the forge
 // token (GITHUB_TOKEN works for the Actions checkout of the same organisation). SSH remotes use
-// FERRY_SSH_KEY (a key file) or the SSH agent, with hosts checked against known_hosts.
+// FERRY_SSH_KEY (a key file, decrypted with FERRY_SSH_KEY_PASSPHRASE) or the SSH agent, with
+// hosts checked against FERRY_SSH_KNOWN_HOSTS (a path list), else SSH_KNOWN_HOSTS or
+// ~/.ssh/known_hosts.
 func gitAuthFromEnv() gitrepo.Auth {
-	a := gitrepo.Auth{Token: os.Getenv("FERRY_GIT_TOKEN"), SSHKeyFile: os.Getenv("FERRY_SSH_KEY")}
+	a := gitrepo.Auth{
+		Token:            os.Getenv("FERRY_GIT_TOKEN"),
+		SSHKeyFile:       os.Getenv("FERRY_SSH_KEY"),
+		SSHKeyPassphrase: os.Getenv("FERRY_SSH_KEY_PASSPHRASE"),
+	}
+	if kh := os.Getenv("FERRY_SSH_KNOWN_HOSTS"); kh != "" {
+		a.KnownHosts = filepath.SplitList(kh)
+	}
 	if a.Token != "" {
 		return a
 	}
