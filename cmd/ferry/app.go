@@ -91,6 +91,7 @@ Examples:
 			verifyCommand(),
 			githubReportCommand(),
 			docsCommand(),
+			demoCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
