@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -236,8 +237,12 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Head("main") != before || len(res.Commits) != 0 {
+	if w.Head("main") != before {
 		t.Fatal("dry run wrote")
+	}
+	// It reports the commit it would make, without a SHA.
+	if diff := cmp.Diff([]promote.Commit{{Environment: "dev", Branch: "main"}}, res.Commits); diff != "" {
+		t.Errorf("dry-run commits (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(res.Diff, "+") || !strings.Contains(res.Diff, "envs/dev/") {
 		t.Errorf("dry run diff:\n%s", res.Diff)
@@ -270,5 +275,66 @@ func TestStatus(t *testing.T) {
 	prod := got["prod/api"]
 	if prod.Tag != "1.0.0" || !prod.Verified || prod.Behind != 2 {
 		t.Errorf("prod/api = %+v", prod)
+	}
+}
+
+func TestSignedCommitsAndUnverifiedTrailer(t *testing.T) {
+	keyDir := t.TempDir()
+	key := filepath.Join(keyDir, "signing")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ferry", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	priv, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FERRY_TEST_SIGNING_KEY", string(priv))
+
+	cfg := strings.Replace(promotetest.FerryYAML, "git:\n", "git:\n  signingKey: {ssh: env://FERRY_TEST_SIGNING_KEY}\n", 1)
+	// worker is deployed without verification.
+	unverified := strings.Replace(cfg, `    repository: {{REG}}/acme/worker
+    policy:
+      semver: ">=1.0.0"
+    verify:
+      - key: keys/api.pub
+`, `    repository: {{REG}}/acme/worker
+    policy:
+      semver: ">=1.0.0"
+    insecureSkipVerify: true
+`, 1)
+	if unverified == cfg {
+		t.Fatal("test setup: the worker entry of promotetest.FerryYAML changed; update this test")
+	}
+	w := promotetest.New(t, map[string]string{"ferry.yaml": unverified})
+	res, err := promote.Bump(context.Background(), w.Options(), []string{w.Reg.Ref("acme/worker:1.2.0")})
+	if err != nil {
+		t.Fatalf("bump of an image with insecureSkipVerify: %v", err)
+	}
+	if len(res.Commits) != 1 {
+		t.Fatalf("commits = %+v", res.Commits)
+	}
+	msg := promotetest.Git(t, w.Bare, "log", "-1", "--format=%B", "main")
+	if !strings.Contains(msg, "Ferry-Unverified: worker") || !strings.Contains(msg, "(unverified)") {
+		t.Errorf("the commit does not say worker is unverified:\n%s", msg)
+	}
+
+	allowed := filepath.Join(keyDir, "allowed_signers")
+	if err := os.WriteFile(allowed, []byte("ferry@example.test "+string(pub)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", "main")
+	cmd.Dir = w.Bare
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("git verify-commit: %v\n%s", err, out)
+	}
+	// The seed commit is unsigned: verify-commit must fail there, so the check above is real.
+	cmd = exec.Command("git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", "main~1")
+	cmd.Dir = w.Bare
+	if err := cmd.Run(); err == nil {
+		t.Error("git verify-commit accepted the unsigned seed commit")
 	}
 }

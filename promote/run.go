@@ -51,6 +51,8 @@ type Options struct {
 	Wait, WaitPoll time.Duration
 	// NewForge opens a forge client; nil means forge.New.
 	NewForge func(forge.Config) (forge.Forge, error)
+	// SigningPassphrase decrypts git.signingKey (the CLI reads FERRY_SIGNING_PASSPHRASE).
+	SigningPassphrase string
 	// Now is the clock (soak gates); nil means time.Now.
 	Now func() time.Time
 	// Log receives progress and warnings; nil discards them.
@@ -73,6 +75,8 @@ type runner struct {
 	res       *Result
 	tip       fs.FS  // the target branch's tree when the run started
 	tmp       string // temporary files (keys copied out of the tree)
+	sign      gitrepo.Signer
+	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
 }
 
 func (o Options) now() time.Time {
@@ -114,7 +118,8 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		return nil, err
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
-		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{}}
+		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
+		verified: map[string]verifyOutcome{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
@@ -251,18 +256,32 @@ func (r *runner) repoPath(p string) (string, error) {
 	return dst, nil
 }
 
-// verify checks ref's digest with the image's entries. A nil Verification with a nil error
-// means verification is off for the image.
+// verify checks ref's digest with the image's entries, once per run for each digest (status
+// asks for the same digest in several environments). A nil Verification with a nil error means
+// verification is off for the image.
 func (r *runner) verify(ctx context.Context, img *config.Image, repo, digest string) (*registry.Verification, error) {
 	v, err := r.verifierFor(ctx, img)
 	if err != nil || v == nil {
 		return nil, err
 	}
+	key := img.Name + "\x00" + repo + "@" + digest
+	if o, ok := r.verified[key]; ok {
+		return o.v, o.err
+	}
 	d, err := name.NewDigest(repo + "@" + digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.Name, err)
 	}
-	return v.Verify(ctx, d)
+	ver, err := v.Verify(ctx, d)
+	if ctx.Err() == nil {
+		r.verified[key] = verifyOutcome{ver, err}
+	}
+	return ver, err
+}
+
+type verifyOutcome struct {
+	v   *registry.Verification
+	err error
 }
 
 // target is one image value an environment should get.
@@ -351,6 +370,19 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 		}
 	}
 	return out, nil
+}
+
+// currentAll reads what each environment runs: environment → image → reference.
+func (r *runner) currentAll(envs []*config.Environment) (map[string]map[string]manifests.Ref, error) {
+	runs := make(map[string]map[string]manifests.Ref, len(envs))
+	for _, env := range envs {
+		cur, err := r.current(r.tip, env)
+		if err != nil {
+			return nil, err
+		}
+		runs[env.Name] = cur
+	}
+	return runs, nil
 }
 
 // skip records an image an environment did not get.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -16,9 +17,11 @@ import (
 
 // Trailer keys ferry writes into every commit; status and gates read them back.
 const (
-	TrailerImage       = "Ferry-Image"
-	TrailerSource      = "Ferry-Source"
+	TrailerImage       = gitrepo.TrailerImage
+	TrailerSource      = gitrepo.TrailerSource
 	TrailerEnvironment = "Ferry-Environment"
+	// TrailerUnverified names an image written without verification (insecureSkipVerify).
+	TrailerUnverified = "Ferry-Unverified"
 )
 
 // write puts targets into env: one commit on git.branch, or one PR branch, per environment.
@@ -51,7 +54,18 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		}
 		r.res.Changes = append(r.res.Changes, e.Changes...)
 		r.res.Diff += e.Diff()
+		if len(e.Files) > 0 { // what would be made: no SHA, no URL
+			if env.Write == config.WritePullRequest {
+				r.res.PullRequests = append(r.res.PullRequests, PullRequest{Environment: env.Name, Branch: prBranch})
+			} else {
+				r.res.Commits = append(r.res.Commits, Commit{Environment: env.Name, Branch: r.repo.Branch()})
+			}
+		}
 		return nil
+	}
+	sign, err := r.signer()
+	if err != nil {
+		return err
 	}
 
 	intent := func(ctx context.Context, tip fs.FS) (*gitrepo.Change, error) {
@@ -76,6 +90,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 			Message:   msg,
 			Author:    gitrepo.Signature{Name: r.cfg.Git.Author.Name, Email: r.cfg.Git.Author.Email},
 			Committer: gitrepo.Signature{Name: r.cfg.Git.Committer.Name, Email: r.cfg.Git.Committer.Email},
+			Sign:      sign,
 		}, nil
 	}
 
@@ -148,20 +163,56 @@ func (r *runner) commitMessage(env *config.Environment, source string, targets [
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString(strings.TrimRight(body, "\n"))
-	b.WriteString("\n\n")
+	var trailers []gitrepo.Trailer
+	for _, t := range targets {
+		trailers = append(trailers, gitrepo.Trailer{Key: TrailerImage, Value: t.img.Name + "=" + t.ref()})
+	}
 	for _, t := range targets {
 		if t.signer == "" && t.img.InsecureSkipVerify {
-			b.WriteString("Ferry-Unverified: " + t.img.Name + "\n")
+			trailers = append(trailers, gitrepo.Trailer{Key: TrailerUnverified, Value: t.img.Name})
 		}
 	}
-	for _, t := range targets {
-		fmt.Fprintf(&b, "%s: %s=%s\n", TrailerImage, t.img.Name, t.ref())
+	trailers = append(trailers,
+		gitrepo.Trailer{Key: TrailerSource, Value: source},
+		gitrepo.Trailer{Key: TrailerEnvironment, Value: env.Name})
+	return gitrepo.FormatTrailers(body, trailers)
+}
+
+// signer loads git.signingKey, once per run: a GPG or SSH private key from the config repo or
+// env://VAR, decrypted with Options.SigningPassphrase. nil when commits are not signed.
+func (r *runner) signer() (gitrepo.Signer, error) {
+	sk := r.cfg.Git.SigningKey
+	if sk == nil {
+		return nil, nil
 	}
-	fmt.Fprintf(&b, "%s: %s\n", TrailerSource, source)
-	fmt.Fprintf(&b, "%s: %s\n", TrailerEnvironment, env.Name)
-	return b.String(), nil
+	if r.sign != nil {
+		return r.sign, nil
+	}
+	ref, kind := sk.GPG, "gpg"
+	if ref == "" {
+		ref, kind = sk.SSH, "ssh"
+	}
+	var key []byte
+	if v, ok := strings.CutPrefix(ref, "env://"); ok {
+		if key = []byte(os.Getenv(v)); len(key) == 0 {
+			return nil, fmt.Errorf("git.signingKey.%s: environment variable %s is empty", kind, v)
+		}
+	} else {
+		var err error
+		if key, err = fs.ReadFile(r.tip, ref); err != nil {
+			return nil, fmt.Errorf("git.signingKey.%s: reading %s from the config repo: %w", kind, ref, err)
+		}
+	}
+	var err error
+	if kind == "gpg" {
+		r.sign, err = gitrepo.NewGPGSigner(key, []byte(r.opts.SigningPassphrase))
+	} else {
+		r.sign, err = gitrepo.NewSSHSigner(key, []byte(r.opts.SigningPassphrase))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git.signingKey.%s %s: %w", kind, ref, err)
+	}
+	return r.sign, nil
 }
 
 // templateData is what commit message and PR templates see: one change per image, with the

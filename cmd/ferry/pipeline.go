@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -34,17 +36,18 @@ func pipelineFlags() []cli.Flag {
 // the environment only, never from flags, so they cannot land in shell history or logs.
 func pipelineOptions(c *cli.Context) (promote.Options, error) {
 	opts := promote.Options{
-		Repo:           c.String("repo"),
-		Config:         c.String("config"),
-		Branch:         c.String("branch"),
-		DryRun:         c.Bool("dry-run"),
-		NoPush:         c.Bool("no-push"),
-		AllowDowngrade: c.Bool("allow-downgrade"),
-		Env:            c.String("env"),
-		Log:            slog.Default(),
-		GitAuth:        gitAuthFromEnv(),
-		ForgeToken:     forgeToken,
-		Wait:           c.Duration("wait"),
+		Repo:              c.String("repo"),
+		Config:            c.String("config"),
+		Branch:            c.String("branch"),
+		DryRun:            c.Bool("dry-run"),
+		NoPush:            c.Bool("no-push"),
+		AllowDowngrade:    c.Bool("allow-downgrade"),
+		Env:               c.String("env"),
+		Log:               slog.Default(),
+		GitAuth:           gitAuthFromEnv(),
+		ForgeToken:        forgeToken,
+		SigningPassphrase: os.Getenv("FERRY_SIGNING_PASSPHRASE"),
+		Wait:              c.Duration("wait"),
 	}
 	if dir := c.String("cache-dir"); dir != "" {
 		opts.RegistryOptions = append(opts.RegistryOptions, registry.WithCacheDir(dir))
@@ -220,17 +223,24 @@ Examples:
 				}
 			}
 			interval := c.Duration("interval")
-			for {
+			if interval == 0 {
 				res, err := promote.Watch(c.Context, opts, w)
-				if rerr := report(c, res, err); rerr != nil && interval == 0 {
-					return rerr
-				} else if rerr != nil {
-					slog.Error("watch cycle failed", "err", rerr)
-				}
-				if interval == 0 {
-					return nil
+				return report(c, res, err)
+			}
+			// A long-running watcher finishes the cycle it is in when SIGINT or SIGTERM
+			// arrives, then exits 0; a second signal ends it at once.
+			go func() {
+				<-c.Context.Done()
+				signal.Reset(os.Interrupt, syscall.SIGTERM)
+			}()
+			cycle := context.WithoutCancel(c.Context)
+			for {
+				res, err := promote.Watch(cycle, opts, w)
+				if rerr := report(c, res, err); rerr != nil {
+					slog.Error("watch cycle failed; trying again next cycle", "err", rerr)
 				}
 				if !sleep(c.Context, interval) {
+					slog.Info("stopping between cycles")
 					return nil
 				}
 			}
