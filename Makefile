@@ -71,8 +71,8 @@ fuzz: ## run each fuzz target for FUZZTIME
 bench: tools ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo: build ## the main job on an embedded default
-	@./scripts/demo.sh ./bin/ferry
+demo: build ## the main job end to end on loopback: registry, signed images, config repo (ferry demo)
+	@./bin/ferry demo
 
 docs: ## regenerate docs/cli.md from the CLI definition
 	$(GO) run ./cmd/ferry docs --out docs/cli.md
