@@ -59,6 +59,18 @@ func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
 			t.Errorf("commit message lacks %q:\n%s", want, msg)
 		}
 	}
+	// git itself reads exactly ferry's trailers: the change lines above them are not taken for
+	// trailers.
+	parsed := strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%(trailers:only,unfold)", "main"))
+	wantTrailers := strings.Join([]string{
+		"Ferry-Image: api=" + w.Reg.Host + "/acme/api:1.1.0@" + w.Digest["api:1.1.0"],
+		"Ferry-Image: worker=" + w.Reg.Host + "/acme/worker:1.1.0@" + w.Digest["worker:1.1.0"],
+		"Ferry-Source: registry",
+		"Ferry-Environment: dev",
+	}, "\n")
+	if diff := cmp.Diff(wantTrailers, parsed); diff != "" {
+		t.Errorf("trailers as git reads them (-want +got):\n%s", diff)
+	}
 	if got := strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%an <%ae>", "main")); got != "ferry-test <ferry@example.test>" {
 		t.Errorf("author = %q", got)
 	}

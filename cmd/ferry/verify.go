@@ -110,7 +110,7 @@ Examples:
    ferry verify --certificate-identity-regexp '^https://github.com/acme/' \
      --certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/api:1.4.2`,
 		Flags: append(verifyFlags(), outputFlag(),
-			&cli.StringFlag{Name: "config", Value: "ferry.yaml", Usage: "without verify flags: use REF's image entry from this ferry.yaml", EnvVars: []string{"FERRY_CONFIG"}},
+			&cli.StringFlag{Name: "config", Usage: "without verify flags: use REF's image entry from this ferry.yaml (a path in --repo, or absolute)", EnvVars: []string{"FERRY_CONFIG"}},
 			&cli.StringFlag{Name: "repo", Value: ".", Usage: "the local checkout --config is read from", EnvVars: []string{"FERRY_REPO"}}),
 		Action: runVerify,
 	}
@@ -142,7 +142,7 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(entries) == 0 && c.IsSet("config") {
+	if len(entries) == 0 && c.String("config") != "" {
 		if entries, err = configVerifyEntries(c, ref); err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ const (
 	DefaultCommitMessage = `{{ .Environment }}: update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
 		`{{ if ne .Source "registry" }} from {{ .Source }}{{ end }}
 
-{{ range .Changes }}{{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
+{{ range .Changes }}- {{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
 {{ end }}`
 
 	// DefaultTitle is pullRequest.title when unset.
