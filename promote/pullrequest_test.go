@@ -81,6 +81,7 @@ environments:
     gates:
       soak: 24h
     pullRequest:
+      title: 'Promote {{ .Source }} to {{ .Environment }} ({{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }})'
       labels: [promotion, prod]
       reviewers: [{{REVIEWER}}]
       assignees: [{{ASSIGNEE}}]
@@ -351,7 +352,7 @@ func TestPromotePullRequestOnGitea(t *testing.T) {
 	}
 
 	pr := p.pull(first.Number)
-	if pr.Head.Ref != branch || pr.Base.Ref != "main" || pr.Title != "Promote staging to prod" {
+	if pr.Head.Ref != branch || pr.Base.Ref != "main" || pr.Title != "Promote staging to prod (api)" {
 		t.Errorf("pull request head %q base %q title %q", pr.Head.Ref, pr.Base.Ref, pr.Title)
 	}
 	if diff := cmp.Diff([]string{"prod", "promotion"}, labelsOf(pr)); diff != "" {
@@ -397,10 +398,11 @@ func TestPromotePullRequestOnGitea(t *testing.T) {
 	if p.head(branch) != sha {
 		t.Error("a repeated promotion pushed the branch again")
 	}
-	if len(res.Commits) != 0 || len(res.PullRequests) != 1 || res.PullRequests[0].Number != first.Number {
-		t.Errorf("repeated promotion: %s", resultJSON(t, res))
+	again := first
+	again.Updated = true
+	if diff := cmp.Diff([]promote.PullRequest{again}, res.PullRequests); diff != "" || len(res.Commits) != 0 {
+		t.Errorf("repeated promotion (-want +got):\n%s\n%s", diff, resultJSON(t, res))
 	}
-	t.Logf("repeated promotion reports: %s", resultJSON(t, res))
 	if diff := cmp.Diff([]string{branch}, p.openHeads()); diff != "" {
 		t.Errorf("open pull requests after a repeated run (-want +got):\n%s", diff)
 	}
@@ -435,6 +437,9 @@ func TestPromotePullRequestOnGitea(t *testing.T) {
 		}
 	}
 	pr = p.pull(first.Number)
+	if pr.Title != "Promote staging to prod (api, worker)" {
+		t.Errorf("title not refreshed: %q", pr.Title)
+	}
 	if !strings.Contains(pr.Body, "| worker | "+p.Reg.Host+"/acme/worker:1.0.0@"+p.Digest["worker:1.0.0"]) {
 		t.Errorf("the updated body lacks worker's row:\n%s", pr.Body)
 	}
@@ -550,7 +555,6 @@ func TestPromoteWaitOnGitea(t *testing.T) {
 	// A reviewer merges the pull request as soon as it is open.
 	merged := make(chan error, 1)
 	stop := make(chan struct{})
-	defer close(stop)
 	go func() {
 		for {
 			for _, pr := range p.pullsQuiet() {
@@ -570,6 +574,7 @@ func TestPromoteWaitOnGitea(t *testing.T) {
 	opts := p.soaked()
 	opts.Wait, opts.WaitPoll = 2*time.Minute, 200*time.Millisecond
 	res, err := promote.Promote(ctx, opts, "staging", "prod")
+	close(stop)
 	if err != nil {
 		t.Fatal(err)
 	}
