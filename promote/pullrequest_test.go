@@ -679,3 +679,19 @@ func TestPromotePullRequestForbiddenTokenOnGitea(t *testing.T) {
 		t.Error("the read-only token appears in the error or the log")
 	}
 }
+
+// TestPromotePullRequestBodyLinksSourceCommit: the default body links the source environment's
+// commit (issue 5: "a link to the source environment's commit"), as forge.Body's source-commit
+// column does, so that a reviewer can see where the version came from.
+func TestPromotePullRequestBodyLinksSourceCommit(t *testing.T) {
+	p := newPRWorld(t, prSetup{extra: stagingAhead})
+	res, err := promote.Promote(context.Background(), p.soaked(), "staging", "prod")
+	if err != nil || len(res.PullRequests) != 1 {
+		t.Fatalf("promote: %v, %+v", err, res)
+	}
+	body := p.pull(res.PullRequests[0].Number).Body
+	link := p.srv.URL + "/" + p.repo.Owner + "/" + p.repo.Name + "/commit/"
+	if !strings.Contains(body, link) {
+		t.Errorf("the body has no link to staging's commit (%s…):\n%s", link, body)
+	}
+}
