@@ -12,12 +12,6 @@ import (
 
 // TestMain lets a test run this test binary as the ferry command (FERRY_TEST_RUN_MAIN=1), so
 // the shell completion scripts can be exercised against a real process.
-func TestMain(m *testing.M) {
-	if os.Getenv("FERRY_TEST_RUN_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
 
 func TestCompletionScripts(t *testing.T) {
 	for _, tc := range []struct {

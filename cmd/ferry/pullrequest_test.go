@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,13 +30,6 @@ func startGitea(t *testing.T) *giteatest.Server {
 	return giteaSrv
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if giteaSrv != nil {
-		giteaSrv.Stop()
-	}
-	os.Exit(code)
-}
 
 // cliPRYAML has no soak gate: the CLI has no clock to move.
 const cliPRYAML = `images:
