@@ -74,6 +74,7 @@ type runner struct {
 	policies  map[string]*policy.Policy
 	res       *Result
 	tip       fs.FS  // the target branch's tree when the run started
+	tipSHA    string // and its commit
 	tmp       string // temporary files (keys copied out of the tree)
 	sign      gitrepo.Signer
 	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
@@ -113,7 +114,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	if branch == "" && cfg != nil {
 		branch = cfg.Git.Branch
 	}
-	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush})
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		if branch == "" && cfg.Git.Branch != repo.Branch() {
 			// ferry.yaml names another branch than the remote's default: work on that one.
 			repo.Close()
-			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush}); err != nil {
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log}); err != nil {
 				return nil, err
 			}
 			r.repo = repo
@@ -145,7 +146,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		r.close()
 		return nil, err
 	}
-	r.tip = tip.FS()
+	r.tip, r.tipSHA = tip.FS(), tip.SHA()
 	regOpts := append(registryOptions(cfg), opts.RegistryOptions...)
 	if r.reg, err = registry.New(regOpts...); err != nil {
 		r.close()
@@ -431,7 +432,7 @@ func VerifyEntries(img *config.Image, resolve func(string) (string, error)) ([]r
 		if err != nil {
 			return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
 		}
-		entry := registry.VerifyEntry{Key: key, RequireTlog: e.RequireTlog}
+		entry := registry.VerifyEntry{Key: key, Name: e.Key, RequireTlog: e.RequireTlog}
 		if k := e.Keyless; k != nil {
 			root, err := resolve(k.TrustedRoot)
 			if err != nil {

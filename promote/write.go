@@ -115,43 +115,65 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 	if err != nil {
 		return fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	if res.NoChange && edit != nil && len(edit.Files) == 0 {
+	if edit == nil || len(edit.Files) == 0 {
 		r.log.Info("nothing to change", "environment", env.Name)
 		return nil
-	}
-	if edit != nil {
-		r.res.Changes = append(r.res.Changes, edit.Changes...)
 	}
 	pr := PullRequest{Environment: env.Name, Branch: prBranch}
 	f, err := r.forge(env)
 	if err != nil {
 		return err
 	}
-	if f != nil {
-		spec, err := r.pullRequestSpec(env, source, prBranch, targets, edit)
-		if err != nil {
-			return err
+	if f == nil {
+		if res.NoChange {
+			r.log.Info("the branch already holds this change", "environment", env.Name, "branch", prBranch)
+			return nil
 		}
-		got, err := f.EnsurePullRequest(ctx, spec)
-		if got != nil {
-			pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
-		}
-		if err != nil {
-			if got != nil {
-				r.res.PullRequests = append(r.res.PullRequests, pr)
-			}
-			return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
-		}
-		if r.opts.Wait > 0 {
-			st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
-			pr.State = string(st)
-			if err != nil && !errors.Is(err, forge.ErrWaitTimeout) {
-				r.res.PullRequests = append(r.res.PullRequests, pr)
-				return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
-			}
-		}
-	} else {
 		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", prBranch)
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+		r.res.PullRequests = append(r.res.PullRequests, pr)
+		return nil
+	}
+	spec, err := r.pullRequestSpec(env, source, prBranch, targets, edit)
+	if err != nil {
+		return err
+	}
+	// Ensure even when the branch did not move: it opens the pull request a failed run left
+	// unopened, and refreshes the title and body.
+	got, err := f.EnsurePullRequest(ctx, spec)
+	if got != nil {
+		pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
+	}
+	if err != nil {
+		// The branch is pushed: report it, with the pull request when there is one.
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+		r.res.PullRequests = append(r.res.PullRequests, pr)
+		return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
+	}
+	unchanged := res.NoChange && got.Updated // the open pull request already carried this change
+	switch {
+	case unchanged:
+		r.log.Info("pull request already up to date", "environment", env.Name, "url", got.URL)
+	case got.Updated:
+		r.log.Info("updated pull request", "environment", env.Name, "url", got.URL)
+	default:
+		r.log.Info("opened pull request", "environment", env.Name, "url", got.URL)
+	}
+	if unchanged && r.opts.Wait == 0 {
+		return nil
+	}
+	if !unchanged {
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+	}
+	if r.opts.Wait > 0 {
+		st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
+		pr.State = string(st)
+		if errors.Is(err, forge.ErrWaitTimeout) {
+			r.log.Info("pull request still open after --wait", "environment", env.Name, "url", got.URL, "wait", r.opts.Wait)
+		} else if err != nil {
+			r.res.PullRequests = append(r.res.PullRequests, pr)
+			return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
+		}
 	}
 	r.res.PullRequests = append(r.res.PullRequests, pr)
 	return nil
@@ -269,6 +291,11 @@ func (r *runner) pullRequestSpec(env *config.Environment, source, branch string,
 		changes = edit.Changes
 	}
 	data := templateData(env, source, targets, changes)
+	if source != "registry" {
+		pr := env.PullRequest
+		data.SourceCommit = r.tipSHA
+		data.SourceCommitURL, _ = forge.CommitURL(forge.Config{Provider: string(pr.Provider), BaseURL: pr.URL, RemoteURL: r.repo.URL()}, r.tipSHA)
+	}
 	title, err := env.RenderTitle(data)
 	if err != nil {
 		return forge.Spec{}, err
