@@ -30,7 +30,6 @@ func startGitea(t *testing.T) *giteatest.Server {
 	return giteaSrv
 }
 
-
 // cliPRYAML has no soak gate: the CLI has no clock to move.
 const cliPRYAML = `images:
   - name: api
