@@ -109,7 +109,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	if branch == "" && cfg != nil {
 		branch = cfg.Git.Branch
 	}
-	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush})
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		if branch == "" && cfg.Git.Branch != repo.Branch() {
 			// ferry.yaml names another branch than the remote's default: work on that one.
 			repo.Close()
-			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush}); err != nil {
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log}); err != nil {
 				return nil, err
 			}
 			r.repo = repo
