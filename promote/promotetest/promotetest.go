@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -307,6 +308,29 @@ func (w *World) Checkout(branch string) string {
 		w.T.Fatalf("checking out %s: %v\n%s", branch, err, out)
 	}
 	return dir
+}
+
+// Fill adds n filler files (ConfigMaps of ~300 bytes, 100 per directory, under apps/) to main
+// in one commit made with git fast-import, so that benchmarks can measure a big config repo
+// without writing n files to disk.
+func (w *World) Fill(n int) {
+	w.T.Helper()
+	var s strings.Builder
+	msg := fmt.Sprintf("add %d filler files\n", n)
+	fmt.Fprintf(&s, "commit refs/heads/main\ncommitter seed <seed@example.test> %d +0000\ndata %d\n%sfrom %s\n",
+		time.Now().Unix(), len(msg), msg, w.Head("main"))
+	pad := strings.Repeat("key: value # padding to make the file a realistic size\n", 5)
+	for i := range n {
+		c := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n%s", i, pad)
+		fmt.Fprintf(&s, "M 100644 inline apps/app%03d/cm-%05d.yaml\ndata %d\n%s\n", i/100, i, len(c), c)
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = w.Bare
+	cmd.Stdin = strings.NewReader(s.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		w.T.Fatalf("git fast-import: %v\n%s", err, out)
+	}
+	Git(w.T, w.Bare, "gc", "-q")
 }
 
 // Git runs the git CLI in dir and returns its output, failing the test on error.
