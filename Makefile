@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench demo fuzz docs clean
+.PHONY: help build tools test lint bench bench-bump demo fuzz docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ fuzz: ## run each fuzz target for FUZZTIME
 
 bench: tools ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-bump: ## ferry bump against the git CLI on a 20,000-file config repo (wall time, peak RSS)
+	@test -x /usr/bin/time || { echo "bench-bump needs Debian's time: apt-get install -y time" >&2; exit 1; }
+	./scripts/bench-bump.sh
 
 demo: build ## the main job end to end on loopback: registry, signed images, config repo (ferry demo)
 	@./bin/ferry demo

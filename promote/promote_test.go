@@ -32,9 +32,12 @@ func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
 	if !strings.Contains(kust, "# bumped by ferry") {
 		t.Errorf("comment lost:\n%s", kust)
 	}
-	dep := w.Show("main", "envs/dev/deployment.yaml")
-	if !strings.Contains(dep, "acme/worker:1.1.0@"+w.Digest["worker:1.1.0"]) {
-		t.Errorf("dev worker not updated to 1.1.0@digest:\n%s", dep)
+	// worker has no entry in the overlay: ferry adds one there, never in the shared base.
+	if !strings.Contains(kust, "name: "+w.Repository("worker")+"\n    newTag: 1.1.0\n    digest: "+w.Digest["worker:1.1.0"]) {
+		t.Errorf("dev overlay has no worker entry at 1.1.0@digest:\n%s", kust)
+	}
+	if base := w.Show("main", "base/deployment.yaml"); strings.Contains(base, "1.1.0") {
+		t.Errorf("the shared base was written:\n%s", base)
 	}
 	if len(res.Commits) != 1 || res.Commits[0].Environment != "dev" {
 		t.Fatalf("commits = %+v, want one for dev", res.Commits)
@@ -112,7 +115,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 		t.Errorf("dev not bumped:\n%s", kust)
 	}
 	// staging is not registry-fed: untouched.
-	if st := w.Show("main", "envs/staging/deployment.yaml"); strings.Contains(st, "1.1.0") {
+	if st := w.Show("main", "envs/staging/values.yaml"); strings.Contains(st, "1.1.0") {
 		t.Errorf("bump wrote staging:\n%s", st)
 	}
 }
@@ -158,8 +161,11 @@ func TestPromoteCommitThenPullRequestBranchWithSoakGate(t *testing.T) {
 	if len(res.Commits) != 1 {
 		t.Fatalf("promote dev staging: %+v", res)
 	}
-	st := w.Show("main", "envs/staging/deployment.yaml")
-	for _, want := range []string{"acme/api:1.1.0@" + w.Digest["api:1.1.0"], "acme/worker:1.1.0@" + w.Digest["worker:1.1.0"]} {
+	st := w.Show("main", "envs/staging/values.yaml")
+	for _, want := range []string{
+		"repository: " + w.Repository("api") + "\n    tag: \"1.1.0\"\n    digest: " + w.Digest["api:1.1.0"],
+		"repository: " + w.Repository("worker") + "\n    tag: \"1.1.0\"\n    digest: " + w.Digest["worker:1.1.0"],
+	} {
 		if !strings.Contains(st, want) {
 			t.Errorf("staging lacks %s:\n%s", want, st)
 		}
@@ -217,8 +223,11 @@ func TestPromoteRefusesWhatNoLongerVerifies(t *testing.T) {
 	}
 	seed := t.TempDir()
 	promotetest.Git(t, "", "clone", "-q", w.Bare, seed)
-	p := filepath.Join(seed, "envs/dev/deployment.yaml")
-	if err := os.WriteFile(p, []byte(promotetest.Deployment(w.Reg.Host+"/acme/api:1.1.0@"+w.Digest["api:1.1.0"], w.Reg.Host+"/acme/worker:1.2.0@"+w.Digest["worker:1.2.0"])), 0o644); err != nil {
+	p := filepath.Join(seed, "envs/dev/kustomization.yaml")
+	overlay := "resources: [../../base]\nimages:\n" +
+		"  - {name: " + w.Repository("api") + ", newTag: 1.1.0, digest: " + w.Digest["api:1.1.0"] + "}\n" +
+		"  - {name: " + w.Repository("worker") + ", newTag: 1.2.0, digest: " + w.Digest["worker:1.2.0"] + "}\n"
+	if err := os.WriteFile(p, []byte(overlay), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	promotetest.Git(t, seed, "-c", "user.name=dev", "-c", "user.email=dev@example.test", "commit", "-qam", "hand edit")
@@ -228,11 +237,11 @@ func TestPromoteRefusesWhatNoLongerVerifies(t *testing.T) {
 	if !errors.Is(err, promote.ErrRefused) {
 		t.Fatalf("err = %v, want ErrRefused", err)
 	}
-	st := w.Show("main", "envs/staging/deployment.yaml")
-	if strings.Contains(st, "worker:1.2.0") {
+	st := w.Show("main", "envs/staging/values.yaml")
+	if strings.Contains(st, "1.2.0") || strings.Contains(st, w.Digest["worker:1.2.0"]) {
 		t.Errorf("unsigned worker reached staging:\n%s", st)
 	}
-	if !strings.Contains(st, "api:1.1.0@"+w.Digest["api:1.1.0"]) {
+	if !strings.Contains(st, "digest: "+w.Digest["api:1.1.0"]) {
 		t.Errorf("verified api was not promoted alongside the refusal:\n%s", st)
 	}
 	if len(res.Skipped) != 1 || res.Skipped[0].Image != "worker" || res.Skipped[0].Reason != registry.ReasonUnsigned {
@@ -306,22 +315,30 @@ func TestSignedCommitsAndUnverifiedTrailer(t *testing.T) {
 	}
 	t.Setenv("FERRY_TEST_SIGNING_KEY", string(priv))
 
-	cfg := strings.Replace(promotetest.FerryYAML, "git:\n", "git:\n  signingKey: {ssh: env://FERRY_TEST_SIGNING_KEY}\n", 1)
-	// worker is deployed without verification.
-	unverified := strings.Replace(cfg, `    repository: {{REG}}/acme/worker
+	// worker is deployed without verification; commits are signed with the SSH key.
+	const cfg = `images:
+  - name: api
+    repository: {{REG}}/acme/api
     policy:
-      semver: ">=1.0.0"
+      semver: ">=1.0.0 <2.0.0"
     verify:
       - key: keys/api.pub
-`, `    repository: {{REG}}/acme/worker
+  - name: worker
+    repository: {{REG}}/acme/worker
     policy:
-      semver: ">=1.0.0"
+      semver: ">=1.0.0 <2.0.0"
     insecureSkipVerify: true
-`, 1)
-	if unverified == cfg {
-		t.Fatal("test setup: the worker entry of promotetest.FerryYAML changed; update this test")
-	}
-	w := promotetest.New(t, map[string]string{"ferry.yaml": unverified})
+    markers: [flux-system:worker]
+environments:
+  - {name: dev, path: envs/dev, source: registry, write: commit}
+  - {name: staging, path: envs/staging, source: dev, write: commit}
+  - {name: prod, path: envs/prod, source: staging, write: pull-request}
+git:
+  branch: main
+  author: ferry-test <ferry@example.test>
+  signingKey: {ssh: env://FERRY_TEST_SIGNING_KEY}
+`
+	w := promotetest.New(t, map[string]string{"ferry.yaml": cfg})
 	res, err := promote.Bump(context.Background(), w.Options(), []string{w.Reg.Ref("acme/worker:1.2.0")})
 	if err != nil {
 		t.Fatalf("bump of an image with insecureSkipVerify: %v", err)

@@ -106,7 +106,8 @@ type Options struct {
 	Depth int
 	// NoPush commits to the local branch only; it needs a local checkout.
 	NoPush bool
-	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default 5.
+	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default 10
+	// (ten writers racing for one branch, e.g. parallel post-build bumps, all get through).
 	MaxRetries int
 	// Remote names the remote of a local checkout; default "origin".
 	Remote string
@@ -128,7 +129,7 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("depth %d: must be positive", o.Depth)
 	}
 	if o.MaxRetries == 0 {
-		o.MaxRetries = 5
+		o.MaxRetries = 10
 	}
 	if o.MaxRetries < 0 {
 		return fmt.Errorf("max retries %d: must not be negative", o.MaxRetries)
