@@ -65,6 +65,7 @@ const prYAML = `images:
       semver: ">=1.0.0"
     verify:
       - key: keys/api.pub
+    markers: [flux-system:worker] # prod's manifest binds worker with a Flux marker
 environments:
   - name: dev
     path: envs/dev
