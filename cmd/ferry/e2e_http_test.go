@@ -151,7 +151,7 @@ func TestPipelineOverSmartHTTP(t *testing.T) {
 		if srv.Refused() == refused {
 			t.Error("the server refused nothing: the wrong token was never sent")
 		}
-		if !strings.Contains(strings.ToLower(errOut), "authentication") || !strings.Contains(errOut, "127.0.0.1") {
+		if !strings.Contains(strings.ToLower(errOut), "authentication") || !strings.Contains(errOut, "127.0.0.1") || !strings.Contains(errOut, "set FERRY_GIT_TOKEN") {
 			t.Errorf("the error does not say authentication to the remote failed:\n%s", errOut)
 		}
 		if diff := cmp.Diff(before, w.Heads()); diff != "" {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ferryhq/ferry/manifests"
@@ -113,9 +114,20 @@ func report(c *cli.Context, res *promote.Result, err error) error {
 		if errors.Is(err, promote.ErrRefused) {
 			return refused(err)
 		}
-		return err
+		return withHint(err)
 	}
 	return nil
+}
+
+// withHint adds what to do to errors whose cure is in the user's environment.
+func withHint(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w\nthe config repo refused the credentials: set FERRY_GIT_TOKEN (HTTPS) or FERRY_SSH_KEY (SSH) to one that may push", err)
+	case errors.Is(err, forge.ErrForbidden), errors.Is(err, forge.ErrUnauthorized):
+		return fmt.Errorf("%w\nthe forge refused the token: check GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN and its permissions (docs/pull-requests.md)", err)
+	}
+	return err
 }
 
 // jsonResult makes empty lists print as [] rather than null.
