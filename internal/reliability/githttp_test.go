@@ -53,8 +53,17 @@ type gitServer struct {
 	mu     sync.Mutex
 	faults map[gitOp][]gitFault
 	seen   map[gitOp]int
-	auth   string // required Authorization header, if set
-	onHang func(gitOp)
+	auth       string // required Authorization header, if set
+	onHang     func(gitOp)
+	afterApply func(gitOp)
+}
+
+// setHooks sets what hangThenDie calls before it resets, and what dropAfter calls once git
+// applied the request.
+func (s *gitServer) setHooks(onHang, afterApply func(gitOp)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onHang, s.afterApply = onHang, afterApply
 }
 
 func newGitServer(t testing.TB, root string) *gitServer {
@@ -106,7 +115,7 @@ func (s *gitServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if q := s.faults[op]; len(q) > 0 {
 		f, s.faults[op] = q[0], q[1:]
 	}
-	auth, onHang := s.auth, s.onHang
+	auth, onHang, afterApply := s.auth, s.onHang, s.afterApply
 	s.mu.Unlock()
 
 	if auth != "" && r.Header.Get("Authorization") != auth {
@@ -121,6 +130,9 @@ func (s *gitServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case dropAfter:
 		rec := httptest.NewRecorder()
 		s.cgi.ServeHTTP(rec, r)
+		if afterApply != nil {
+			afterApply(op)
+		}
 		resetConn(w)
 	case status500:
 		http.Error(w, "injected failure", http.StatusInternalServerError)
