@@ -50,9 +50,9 @@ type gitServer struct {
 	root string
 	cgi  *cgi.Handler
 
-	mu     sync.Mutex
-	faults map[gitOp][]gitFault
-	seen   map[gitOp]int
+	mu         sync.Mutex
+	faults     map[gitOp][]gitFault
+	seen       map[gitOp]int
 	auth       string // required Authorization header, if set
 	onHang     func(gitOp)
 	afterApply func(gitOp)
