@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ferryhq/ferry/internal/sigtest"
@@ -225,5 +226,30 @@ func installHook(t testing.TB, bare, name, script string) {
 	}
 	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkWholeCommits fails t unless every commit on main after base is whole: the images its
+// Ferry-Image trailers name are exactly the images whose envs/dev reference it changed, each
+// to the value the trailer gives (no change without its trailer, no trailer without its change).
+func (w *world) checkWholeCommits(base string) {
+	w.t.Helper()
+	for _, c := range strings.Fields(git(w.t, w.bare, "rev-list", base+"..main")) {
+		declared := map[string]string{}
+		for _, l := range strings.Split(git(w.t, w.bare, "log", "-1", "--format=%(trailers:key=Ferry-Image,valueonly)", c), "\n") {
+			if img, ref, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
+				declared[img] = ref
+			}
+		}
+		before, after := w.devImages(c+"^"), w.devImages(c)
+		changed := map[string]string{}
+		for img, ref := range after {
+			if before[img] != ref {
+				changed[img] = ref
+			}
+		}
+		if diff := cmp.Diff(declared, changed); diff != "" {
+			w.t.Errorf("commit %s: Ferry-Image trailers (-) against the changes it made (+):\n%s", c[:12], diff)
+		}
 	}
 }
