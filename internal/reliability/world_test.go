@@ -41,6 +41,8 @@ type worldOptions struct {
 	registries string
 	// regOpts start the registry.
 	regOpts []registrytest.Option
+	// gitExtra is appended to ferry.yaml's git section (two-space indented keys).
+	gitExtra string
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -95,6 +97,7 @@ git:
   branch: main
   author: ferry-test <ferry@example.test>
 `)
+	cfg.WriteString(o.gitExtra)
 	var dev, pinned []string
 	for _, img := range w.images {
 		dev = append(dev, w.repo(img)+":1.0.0@"+w.digest[img+":1.0.0"])
