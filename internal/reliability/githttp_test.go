@@ -58,6 +58,13 @@ type gitServer struct {
 	afterApply func(gitOp)
 }
 
+// setAuth makes the server require this Authorization header ("" for none).
+func (s *gitServer) setAuth(header string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = header
+}
+
 // setHooks sets what hangThenDie calls before it resets, and what dropAfter calls once git
 // applied the request.
 func (s *gitServer) setHooks(onHang, afterApply func(gitOp)) {

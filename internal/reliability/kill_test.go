@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,11 +75,17 @@ func TestKillDuringWatch(t *testing.T) {
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			var once sync.Once
+			var proc atomic.Pointer[os.Process] // set after Start; read by server goroutines
 			killed := make(chan struct{})
 			kill := func() {
 				once.Do(func() {
 					close(killed)
-					_ = cmd.Process.Kill() // SIGKILL
+					for i := 0; proc.Load() == nil && i < 500; i++ {
+						time.Sleep(10 * time.Millisecond) // Start has not returned yet
+					}
+					if p := proc.Load(); p != nil {
+						_ = p.Kill() // SIGKILL
+					}
 				})
 			}
 			switch {
@@ -100,6 +107,7 @@ func TestKillDuringWatch(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			proc.Store(cmd.Process)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			if p.after > 0 {

@@ -97,7 +97,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			// Served as <dir>/config.git: an owner/repo path, as on any Git host.
 			srv := newGitServer(t, filepath.Dir(filepath.Dir(w.bare)))
 			allowPush(t, w.bare)
-			srv.auth = basicAuth(way.user, tok)
+			srv.setAuth(basicAuth(way.user, tok))
 			repo := srv.repoURL(filepath.Base(filepath.Dir(w.bare)) + "/" + filepath.Base(w.bare))
 			if way.url {
 				u, _ := url.Parse(repo)
@@ -127,7 +127,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			l.run(ferry(t, bad, "--log-level", "debug", "bump", "--repo", repo, img1+":1.1.0"), 1)
 			l.run(ferry(t, bad, "--log-level", "debug", "verify", "--repo", checkout, "--config", "ferry.yaml", img1+":1.1.0"), 1)
 			// The Git remote refuses the token.
-			srv.auth = basicAuth(way.user, wrongGit)
+			srv.setAuth(basicAuth(way.user, wrongGit))
 			l.run(ferry(t, env, "--log-level", "debug", "bump", "--repo", repo, img1+":1.1.0"), 1)
 			l.run(ferry(t, env, "--log-level", "debug", "status", "--repo", repo, "--output", "json"), 1)
 
