@@ -108,12 +108,6 @@ func (s *gitServer) inject(op gitOp, f ...gitFault) {
 	s.faults[op] = append(s.faults[op], f...)
 }
 
-func (s *gitServer) count(op gitOp) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seen[op]
-}
-
 func (s *gitServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	op := classifyGit(r)
 	s.mu.Lock()
