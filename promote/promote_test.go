@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/gitrepo"
+	"github.com/ferryhq/ferry/promote/gitrepo/gittest"
 	"github.com/ferryhq/ferry/promote/promotetest"
 	"github.com/ferryhq/ferry/registry"
 )
@@ -365,5 +367,31 @@ git:
 	cmd.Dir = w.Bare
 	if err := cmd.Run(); err == nil {
 		t.Error("git verify-commit accepted the unsigned seed commit")
+	}
+}
+
+// A pull-request environment whose remote is a plain HTTP repository with no owner/repo path
+// (no forge can be inferred) gets its branch pushed and reported, as with a path remote.
+func TestPullRequestBranchOverPlainHTTPRemote(t *testing.T) {
+	w := promotetest.New(t, nil)
+	url, _ := gittest.RepoURL(t, w.Bare, "ferry", "secret-token")
+	opts := w.Options()
+	opts.Repo = url
+	opts.GitAuth = gitrepo.Auth{Username: "ferry", Token: "secret-token"}
+	opts.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	ctx := context.Background()
+	if _, err := promote.Watch(ctx, opts, promote.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promote.Promote(ctx, opts, "dev", "staging"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := promote.Promote(ctx, opts, "staging", "prod")
+	if err != nil {
+		t.Fatalf("promote staging prod over %s: %v", url, err)
+	}
+	want := []promote.PullRequest{{Environment: "prod", Branch: "ferry/prod/from-staging"}}
+	if diff := cmp.Diff(want, res.PullRequests); diff != "" {
+		t.Errorf("pull requests (-want +got):\n%s", diff)
 	}
 }

@@ -147,7 +147,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		return nil, err
 	}
 	r.tip, r.tipSHA = tip.FS(), tip.SHA()
-	regOpts := append(registryOptions(cfg), opts.RegistryOptions...)
+	regOpts := append(RegistryOptions(cfg), opts.RegistryOptions...)
 	if r.reg, err = registry.New(regOpts...); err != nil {
 		r.close()
 		return nil, err
@@ -164,8 +164,9 @@ func (r *runner) close() {
 	}
 }
 
-// registryOptions turns ferry.yaml's registries section into client options.
-func registryOptions(cfg *config.Config) []registry.Option {
+// RegistryOptions turns ferry.yaml's registries section (insecure, tokenEnv, requestsPerSecond,
+// immutableTags per host) into registry client options.
+func RegistryOptions(cfg *config.Config) []registry.Option {
 	var hosts []registry.Host
 	for _, h := range cfg.Registries {
 		hosts = append(hosts, registry.Host{

@@ -77,7 +77,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		if len(e.Files) == 0 {
 			return nil, nil
 		}
-		msg, err := r.commitMessage(env, source, targets, e.Changes)
+		msg, err := r.commitMessage(env, source, changedTargets(targets, e.Changes), e.Changes)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +179,28 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 	return nil
 }
 
+// changedTargets keeps the targets whose image the edit changed. A commit's Ferry-Image
+// trailers must name only what it changed: status and soak gates read the newest trailer of an
+// image as the moment its version landed, so a trailer for an image already at that value (a
+// watch that re-picked what the environment runs, a bump repeating a running REF) would
+// restart its soak clock.
+func changedTargets(targets []target, changes []manifests.Change) []target {
+	changed := map[string]bool{}
+	for _, c := range changes {
+		changed[c.Image] = true
+	}
+	var out []target
+	for _, t := range targets {
+		if changed[t.img.Name] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return targets // changes that name no image: keep every trailer rather than none
+	}
+	return out
+}
+
 // commitMessage renders git.commitMessage and appends the trailers.
 func (r *runner) commitMessage(env *config.Environment, source string, targets []target, changes []manifests.Change) (string, error) {
 	body, err := r.cfg.RenderCommitMessage(templateData(env, source, targets, changes))
@@ -265,6 +287,11 @@ func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 	provider, err := forge.ProviderFor(cfg)
 	switch {
 	case errors.Is(err, forge.ErrNoForge), errors.Is(err, forge.ErrUnknownProvider):
+		return nil, nil
+	case err != nil && pr.Provider == "":
+		// Nothing configured, and the remote does not look like a forge's repository (e.g.
+		// http://host/config.git): not inferable, so the branch is pushed alone.
+		r.log.Info("cannot tell a forge from the remote; set git.pullRequest.provider for pull requests", "environment", env.Name, "remote", r.repo.URL())
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)

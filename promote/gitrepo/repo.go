@@ -96,7 +96,7 @@ func (a Auth) String() string {
 // GoString masks secrets under %#v too.
 func (a Auth) GoString() string { return a.String() }
 
-// Options configure Open. The zero value means: branch "main", depth 1, push, 5 retries.
+// Options configure Open. The zero value means: branch "main", depth 1, push, 20 retries.
 type Options struct {
 	// Branch is the target branch commits go to; default "main".
 	Branch string
@@ -106,8 +106,9 @@ type Options struct {
 	Depth int
 	// NoPush commits to the local branch only; it needs a local checkout.
 	NoPush bool
-	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default 10
-	// (ten writers racing for one branch, e.g. parallel post-build bumps, all get through).
+	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default
+	// 20. A lost push means another writer's push landed, so with N writers of one commit each
+	// a writer loses at most N-1 times: the default lets 21 runs race on one branch and all land.
 	MaxRetries int
 	// Remote names the remote of a local checkout; default "origin".
 	Remote string
@@ -129,7 +130,7 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("depth %d: must be positive", o.Depth)
 	}
 	if o.MaxRetries == 0 {
-		o.MaxRetries = 10
+		o.MaxRetries = 20
 	}
 	if o.MaxRetries < 0 {
 		return fmt.Errorf("max retries %d: must not be negative", o.MaxRetries)
