@@ -64,7 +64,7 @@ lint: ## gofmt, go vet and staticcheck (pinned)
 
 # Fuzz targets are found by grepping the test files (listing them with go test -list would
 # build every package's tests first); a crasher lands in testdata/fuzz/, commit it.
-fuzz: ## run each fuzz target for FUZZTIME (CI: 10s each)
+fuzz: ## run each fuzz target for FUZZTIME (a duration, or Nx executions; CI: 100000x)
 	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.tools '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 	    echo "fuzz $$dir $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
