@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench demo fuzz docs clean
+.PHONY: help build tools test lint bench bench-go demo fuzz docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -50,7 +50,10 @@ fuzz: ## run each fuzz target for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: tools ## run the benchmarks
+bench: tools ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
+	./scripts/bench.sh
+
+bench-go: ## the in-process Go micro-benchmarks (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 demo: build ## the main job on an embedded default
