@@ -50,7 +50,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: tools ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
+bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
 	./scripts/bench.sh
 
 bench-go: ## the in-process Go micro-benchmarks (go test -bench)

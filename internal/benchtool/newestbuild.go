@@ -82,8 +82,8 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 
 	var d doc
 	e.header(&d, "`newest-build` over 500 tags: requests and time", "newest-build")
-	d.p("%s tags `build-000` … on go-containerregistry's registry on loopback, each a distinct image whose config `created` time is a permutation of the tag order; the newest build is `%s`, and every command below picked it (checked before timing). ", fmtInt(*n), winner)
-	d.p("The baselines fetch every config blob: `naive-crane` is the shell loop a user would write (one `crane config` process per tag), `naive-go` one process with go-containerregistry (`remote.List`, then `remote.Image` and `ConfigFile` per tag, one after another, on one reused puller). ")
+	d.p("%s tags `build-000` … on go-containerregistry's registry on loopback, each a distinct image whose config `created` time is a permutation of the tag order; the newest build is `%s`, and every command below picked it (checked before timing).", fmtInt(*n), winner)
+	d.p("The baselines fetch every config blob: `naive-crane` is the shell loop a user would write (one `crane config` process per tag), `naive-go` one process with go-containerregistry (`remote.List`, then `remote.Image` and `ConfigFile` per tag, one after another, on one reused puller).")
 	d.p("ferry looks created times up 8 at a time and caches them by digest; `ferry-cold` starts with an empty cache each run, `ferry-warm` with the cache a previous run left. One warm-up round first.")
 	d.p("")
 	base := r.stats("naive-go")

@@ -179,7 +179,7 @@ func benchSetImage(e *env, fs *flag.FlagSet, args []string) (string, error) {
 				return s, err
 			}
 			s, err = measure(ps...)
-			s.Wall = time.Now().Sub(start)
+			s.Wall = time.Since(start)
 			return s, err
 		}
 		kustomizeCmd := "cd overlays/$D && kustomize edit set image $REF, for each of the 2,000 overlays"
@@ -301,10 +301,10 @@ func benchSetImage(e *env, fs *flag.FlagSet, args []string) (string, error) {
 
 	var d doc
 	e.header(&d, "Manifest rewrite on a 10,000-file tree: `ferry set-image` against `kustomize edit set image`", "set-image")
-	d.p("A generated tree of %s overlays (`overlays/oNNNN/`, five files each: kustomization.yaml, configmap.yaml, hpa.yaml, pdb.yaml and a replicas patch; %s files) on two bases outside the rewritten path. ",
+	d.p("A generated tree of %s overlays (`overlays/oNNNN/`, five files each: kustomization.yaml, configmap.yaml, hpa.yaml, pdb.yaml and a replicas patch; %s files) on two bases outside the rewritten path.",
 		fmtInt(*overlays), fmtInt(5**overlays))
-	d.p("An overlay that uses `%s` builds on `base` (whose Deployment runs it) and has an `images:` entry for it; the others build on `base-other` and have an entry for another image. So both tools do the same work: change that one entry in each overlay that uses the image, and nothing else. ", setImageRepo)
-	d.p("**all**: every overlay uses the image (%s entries to change); **1%%**: one overlay in a hundred does (%s), and the kustomize side first finds them with `grep` (timed with it). ",
+	d.p("An overlay that uses `%s` builds on `base` (whose Deployment runs it) and has an `images:` entry for it; the others build on `base-other` and have an entry for another image. So both tools do the same work: change that one entry in each overlay that uses the image, and nothing else.", setImageRepo)
+	d.p("**all**: every overlay uses the image (%s entries to change); **1%%**: one overlay in a hundred does (%s), and the kustomize side first finds them with `grep` (timed with it).",
 		fmtInt(variants[0].used), fmtInt(variants[1].used))
 	d.p("Each tool has its own copy of the tree; run n of either writes `%s:1.n.0@sha256:…`, so every run changes every entry. kustomize runs as one process per overlay, started straight from the harness (no shell). No warm-up round (the tree was just written, so it is in the page cache).", setImageRepo)
 	d.p("")
@@ -321,7 +321,7 @@ func benchSetImage(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		fmtRatio(r.stats("kustomize all").Wall, r.stats("ferry all").Wall), fmtRatio(r.stats("kustomize 1%").Wall, r.stats("ferry 1%").Wall),
 		fmtInt(5**overlays), fmtDur(r.stats("kustomize all").Wall/durN(all.used)))
 	d.p("")
-	d.p("Equivalent results, checked after the runs: in both variants all %s kustomization.yaml files decode to the same YAML data in the two trees, the other %s files are byte-identical, the overlays that use the image name `%s` with the last tag and digest, and `kustomize build` of overlays 0, %d and %d prints the same objects from both trees. ",
+	d.p("Equivalent results, checked after the runs: in both variants all %s kustomization.yaml files decode to the same YAML data in the two trees, the other %s files are byte-identical, the overlays that use the image name `%s` with the last tag and digest, and `kustomize build` of overlays 0, %d and %d prints the same objects from both trees.",
 		fmtInt(checks["all"].kustomizations), fmtInt(checks["all"].otherFiles), setImageRepo, *overlays/2, *overlays-1)
 	d.p("The files differ in form only: ferry changes the entry's lines in place (%d lines of overlay 0's kustomization.yaml), kustomize re-serialises the whole file (%d lines differ: fields sorted, lists re-indented, comments dropped).",
 		checks["all"].ferryLines, checks["all"].kustomizeLines)

@@ -137,6 +137,9 @@ func benchTags(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		return "", err
 	}
 	first, _, _ := strings.Cut(fr.Stdout.String(), "\n")
+	if f := strings.Fields(first); len(f) > 0 {
+		first = f[0] // tag@digest; the rest names the key file
+	}
 	want := fmt.Sprintf("1.%d.%d", (*n-1)/100, (*n-1)%100)
 	if !strings.Contains(first, want) {
 		return "", fmt.Errorf("ferry tags chose %q, want %s", first, want)
@@ -150,11 +153,11 @@ func benchTags(e *env, fs *flag.FlagSet, args []string) (string, error) {
 
 	var d doc
 	e.header(&d, "Tag selection: `ferry tags` against `crane ls`", "tags")
-	d.p("go-containerregistry's registry on loopback (`registry/registrytest`), one image under %s semver tags plus `seed`, signed cosign-2 style with a new key (so %s tags with the `.sig` tag). ", fmtInt(*n), fmtInt(*n+2))
+	d.p("go-containerregistry's registry on loopback (`registry/registrytest`), one image under %s semver tags plus `seed`, signed cosign-2 style with a new key (so %s tags with the `.sig` tag).", fmtInt(*n), fmtInt(*n+2))
 	if *listing == "link" {
-		d.p("Tag lists come in pages of 1,000 with a `Link` header, as distribution and Docker Hub send them, so both tools list every tag (crane ls printed %s). ", fmtInt(listed))
+		d.p("Tag lists come in pages of 1,000 with a `Link` header, as distribution and Docker Hub send them, so both tools list every tag (crane ls printed %s).", fmtInt(listed))
 	} else {
-		d.p("Tag lists are go-containerregistry's own pages (no `Link` header): crane ls printed %s tags, ferry keeps asking until a page brings nothing new. ", fmtInt(listed))
+		d.p("Tag lists are go-containerregistry's own pages (no `Link` header): crane ls printed %s tags, ferry keeps asking until a page brings nothing new.", fmtInt(listed))
 	}
 	d.p("ferry chose `%s` and verified it with the key. Whole processes, start included; one warm-up round first.", first)
 	if *ferryEnv != "" {

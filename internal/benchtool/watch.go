@@ -202,8 +202,8 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 
 	var d doc
 	e.header(&d, fmt.Sprintf("Many images: `watch --once` with %d images × 3 environments against 1 × 3", *n), "watch")
-	d.p("go-containerregistry's registry on loopback holds %d repositories, each with 1.0.0, 1.1.0 and a newer 1.2.0 signed with a new key (cosign 2 layout). ", *n)
-	d.p("Each config repo (a bare repo on disk, pushed to by ferry) has a ferry.yaml naming 1 or %d of these images (semver `>=1.0.0`, verified with the key) and three environments, dev, staging and prod, all fed from the registry with `write: commit`; each environment has one Deployment file per image at 1.0.0. ", *n)
+	d.p("go-containerregistry's registry on loopback holds %d repositories, each with 1.0.0, 1.1.0 and a newer 1.2.0 signed with a new key (cosign 2 layout).", *n)
+	d.p("Each config repo (a bare repo on disk, pushed to by ferry) has a ferry.yaml naming 1 or %d of these images (semver `>=1.0.0`, verified with the key) and three environments, dev, staging and prod, all fed from the registry with `write: commit`; each environment has one Deployment file per image at 1.0.0.", *n)
 	d.p("An **update** run picks and verifies 1.2.0 for every image and writes it into the three environments: %s changed files in 3 commits for %d images (checked from `--output json` before timing); the config repo is reset and the registry cache emptied before each. A **no-op** run follows it: nothing new, no commit. One warm-up round first.", fmtInt(3**n), *n)
 	d.p("")
 	var rows [][]string
