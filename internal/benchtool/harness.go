@@ -24,6 +24,8 @@ type step struct {
 	// Cmd is the command line shown in the docs, with $REPO, $W (the work dir) and the like
 	// standing for values that change per run.
 	Cmd string
+	// Note follows the command line in the docs (what happens around it).
+	Note string
 	// Prepare runs before each run of the step, untimed (fresh cache dir, reset repo).
 	Prepare func() error
 	// Run runs the step once and measures it.
@@ -311,7 +313,11 @@ func (d *doc) table(header []string, align string, rows [][]string) {
 // commands lists each step's command line.
 func (d *doc) commands(steps []step) {
 	for _, s := range steps {
-		d.p("- %s: `%s`", s.Name, s.Cmd)
+		if s.Note != "" {
+			d.p("- %s: `%s` (%s)", s.Name, s.Cmd, s.Note)
+		} else {
+			d.p("- %s: `%s`", s.Name, s.Cmd)
+		}
 	}
 	d.p("")
 }

@@ -162,10 +162,16 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// commit names the checked-out commit, "-dirty" when files other than docs/ differ from it
+// (the run itself rewrites docs/benchmarks.md).
 func commit() string {
-	out, err := exec.Command("git", "describe", "--always", "--dirty", "--exclude", "*").Output()
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	return "`" + strings.TrimSpace(string(out)) + "`"
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs").Output(); err == nil && len(st) > 0 {
+		c += "-dirty"
+	}
+	return "`" + c + "`"
 }

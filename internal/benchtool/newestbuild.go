@@ -71,8 +71,8 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	steps := []step{
 		{Name: "naive-crane", Cmd: script, Run: func() (sample, error) { return measure(shell) }, RSS: func() (int64, error) { return peakRSS(shell) }},
 		{Name: "naive-go", Cmd: "benchtool naive-scan $REPO", Run: func() (sample, error) { return measure(naive) }, RSS: func() (int64, error) { return peakRSS(naive) }},
-		{Name: "ferry-cold", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/cold (emptied before each run)", Prepare: fresh, Run: func() (sample, error) { return measure(ferryCold) }, RSS: func() (int64, error) { return peakRSS(ferryCold) }},
-		{Name: "ferry-warm", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/warm (filled by an earlier run)", Run: func() (sample, error) { return measure(ferryWarm) }, RSS: func() (int64, error) { return peakRSS(ferryWarm) }},
+		{Name: "ferry-cold", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/cold", Note: "emptied before each run", Prepare: fresh, Run: func() (sample, error) { return measure(ferryCold) }, RSS: func() (int64, error) { return peakRSS(ferryCold) }},
+		{Name: "ferry-warm", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/warm", Note: "filled by an earlier run", Run: func() (sample, error) { return measure(ferryWarm) }, RSS: func() (int64, error) { return peakRSS(ferryWarm) }},
 	}
 	r := &runner{Runs: e.runs, Warmup: true, Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr,
 		Kinds: func() string { return kindsString(s.Counts()) }}

@@ -185,11 +185,11 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		w := worlds[k]
 		p := watchProc(w)
 		steps = append(steps,
-			step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json (main reset to the seed commit, cache emptied)", k, k),
+			step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "main reset to the seed commit and the cache emptied before each run",
 				Prepare: w.reset,
 				Run:     func() (sample, error) { return measure(p) },
 				RSS:     func() (int64, error) { return peakRSS(p) }},
-			step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: "the same command again: nothing new, the cache warm",
+			step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "right after the update run: nothing new, the cache warm",
 				Run: func() (sample, error) { return measure(p) },
 				RSS: func() (int64, error) { return peakRSS(p) }},
 		)
