@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -107,6 +108,8 @@ func (w *watchWorld) reset() error {
 // benchWatch: watch --once over n images × 3 environments against 1 image × 3.
 func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	n := fs.Int("images", 200, "images in the large config")
+	latency := fs.Duration("latency", 10*time.Millisecond, "per-request delay of the second, shorter measurement (0: none)")
+	m := fs.Int("latency-images", 20, "images in the large config of the measurement with latency")
 	if err := e.setup(fs, args); err != nil {
 		return "", err
 	}
@@ -139,7 +142,11 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		}
 	}
 	worlds := map[int]*watchWorld{}
-	for _, k := range []int{1, *n} {
+	sizes := []int{1, *n}
+	if *latency > 0 && *m != *n {
+		sizes = append(sizes, *m)
+	}
+	for _, k := range sizes {
 		if worlds[k], err = newWatchWorld(filepath.Join(e.work, fmt.Sprintf("world-%d", k)), s.Host, k, pub); err != nil {
 			return "", err
 		}
@@ -180,24 +187,43 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		}
 	}
 
-	var steps []step
-	for _, k := range []int{1, *n} {
-		w := worlds[k]
-		p := watchProc(w)
-		steps = append(steps,
-			step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "main reset to the seed commit and the cache emptied before each run",
-				Prepare: w.reset,
-				Run:     func() (sample, error) { return measure(p) },
-				RSS:     func() (int64, error) { return peakRSS(p) }},
-			step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "right after the update run: nothing new, the cache warm",
-				Run: func() (sample, error) { return measure(p) },
-				RSS: func() (int64, error) { return peakRSS(p) }},
-		)
+	stepsFor := func(ks ...int) []step {
+		var steps []step
+		for _, k := range ks {
+			w := worlds[k]
+			p := watchProc(w)
+			steps = append(steps,
+				step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "main reset to the seed commit and the cache emptied before each run",
+					Prepare: w.reset,
+					Run:     func() (sample, error) { return measure(p) },
+					RSS:     func() (int64, error) { return peakRSS(p) }},
+				step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "right after the update run: nothing new, the cache warm",
+					Run: func() (sample, error) { return measure(p) },
+					RSS: func() (int64, error) { return peakRSS(p) }},
+			)
+		}
+		return steps
 	}
+	steps := stepsFor(1, *n)
 	r := &runner{Runs: e.runs, Warmup: true, Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr,
 		Kinds: func() string { return kindsString(s.Counts()) }}
 	if err := r.run(steps); err != nil {
 		return "", err
+	}
+
+	// A smaller pair with every request delayed, as by a registry farther away.
+	var slow *runner
+	if *latency > 0 {
+		s.SetLatency(*latency)
+		slow = &runner{Runs: min(e.runs, 3), Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr}
+		slowSteps := stepsFor(1, *m)
+		for i := range slowSteps {
+			slowSteps[i].RSS = nil
+		}
+		if err := slow.run(slowSteps); err != nil {
+			return "", err
+		}
+		s.SetLatency(0)
 	}
 
 	var d doc
@@ -225,6 +251,15 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		per(u1, un), float64(un.Requests-u1.Requests)/float64(*n-1), fmtDur((un.CPU-u1.CPU)/durN(*n-1)),
 		per(o1, on), float64(on.Requests-o1.Requests)/float64(*n-1))
 	d.p("")
+	if slow != nil {
+		s1, sm := slow.stats("update 1×3"), slow.stats(fmt.Sprintf("update %d×3", *m))
+		n1, nm := slow.stats("no-op 1×3"), slow.stats(fmt.Sprintf("no-op %d×3", *m))
+		perU, perN := (sm.Wall-s1.Wall)/durN(*m-1), (nm.Wall-n1.Wall)/durN(*m-1)
+		d.p("With every request delayed by %s at the registry (medians of %d runs, no warm-up), 1 × 3 against %d × 3: update %s against %s, no-op %s against %s, so **%s per extra image on an update run and %s on a no-op run; at that rate %d images would take about %s and %s.**",
+			latency, slow.Runs, *m, fmtDur(s1.Wall), fmtDur(sm.Wall), fmtDur(n1.Wall), fmtDur(nm.Wall),
+			fmtDur(perU), fmtDur(perN), *n, fmtDur(s1.Wall+perU*durN(*n-1)), fmtDur(n1.Wall+perN*durN(*n-1)))
+		d.p("")
+	}
 	d.commands(steps)
 	return d.String(), nil
 }
