@@ -10,7 +10,7 @@
 #   set-image     ferry set-image against kustomize edit set image in each overlay, 10,000 files
 #   watch         ferry watch --once, 200 images × 3 environments against 1 × 3
 #
-#   scripts/bench.sh                   # every section (about 4 minutes on 2 cores)
+#   scripts/bench.sh                   # every section (3–5 minutes on 2 cores)
 #   scripts/bench.sh watch tags        # some sections
 #   RUNS=3 scripts/bench.sh            # runs per command (default: per section, 3 to 21)
 #   DOC=/tmp/b.md scripts/bench.sh     # write elsewhere
