@@ -9,7 +9,7 @@
 //	benchtool set-image    [-runs 3] [-overlays 2000]
 //	benchtool watch        [-runs 5] [-images 200]
 //	benchtool splice -doc docs/benchmarks.md NAME=FILE...
-//	benchtool serve -dir DIR [-tags 5000] [-listing link|registry]
+//	benchtool serve -dir DIR [-tags 5000] [-listing link|registry]   (or with no subcommand)
 //	benchtool naive-scan REPO
 //
 // Common flags: -ferry (default bin/ferry), -tools (default $FERRY_TOOLS_DIR or .tools/bin),
@@ -75,6 +75,10 @@ var sections = map[string]struct {
 func run(args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("usage: benchtool tags|newest-build|set-image|watch|splice|serve|naive-scan [flags]")
+	}
+	if strings.HasPrefix(args[0], "-") {
+		// The first benchtool took serve's flags alone; scripts/bench-bump.sh still calls it so.
+		return serve(args)
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
