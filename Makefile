@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench bench-go demo fuzz docs clean
+.PHONY: help build tools test lint bench bench-go bench-bump demo fuzz stress docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,25 @@ help: ## list the targets
 build: ## build bin/ferry (version injected with -ldflags)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
-tools: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
+tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
+
+# System tools the tests run: sshd (SSH remotes), ssh-keygen/ssh-agent (keys, SSH signatures),
+# gpg (GPG signatures), git. Installed with apt only when one is missing, so a warm machine
+# pays nothing; installing needs root.
+APT_PACKAGES := openssh-server openssh-client gnupg git
+APT_COMMANDS := /usr/sbin/sshd ssh-keygen ssh-agent gpg git
+.PHONY: tools-apt
+tools-apt: ## install sshd, ssh-keygen, ssh-agent, gpg, git with apt-get when missing (needs root)
+	@missing=; for c in $(APT_COMMANDS); do \
+	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing; installing $(APT_PACKAGES) with apt-get"; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: installing $(APT_PACKAGES) needs root: run as root, or install them yourself (apt-get install -y --no-install-recommends $(APT_PACKAGES))" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: no apt-get: install$$missing (packages $(APT_PACKAGES) on Debian) yourself" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
@@ -44,11 +62,16 @@ lint: ## gofmt, go vet and staticcheck (pinned)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-fuzz: ## run each fuzz target for FUZZTIME
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+# Fuzz targets are found by grepping the test files (listing them with go test -list would
+# build every package's tests first); a crasher lands in testdata/fuzz/, commit it.
+fuzz: ## run each fuzz target for FUZZTIME (CI: 10s each)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.tools '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz $$dir $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
+
+stress: tools ## the reliability suite's long form (FERRY_STRESS=1: more rounds, seeds and kill points)
+	FERRY_STRESS=1 $(GO) test -count=1 -timeout 60m -v ./internal/reliability/
 
 bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
 	./scripts/bench.sh
@@ -56,8 +79,12 @@ bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (fer
 bench-go: ## the in-process Go micro-benchmarks (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo: build ## the main job on an embedded default
-	@./scripts/demo.sh ./bin/ferry
+bench-bump: ## ferry bump against the git CLI on a 20,000-file config repo (wall time, peak RSS)
+	@test -x /usr/bin/time || { echo "bench-bump needs Debian's time: apt-get install -y time" >&2; exit 1; }
+	./scripts/bench-bump.sh
+
+demo: build ## the main job end to end on loopback: registry, signed images, config repo (ferry demo)
+	@./bin/ferry demo
 
 docs: ## regenerate docs/cli.md from the CLI definition
 	$(GO) run ./cmd/ferry docs --out docs/cli.md

@@ -133,8 +133,16 @@ func TestExamplesWatchDryRun(t *testing.T) {
 			if err := json.Unmarshal(out, &res); err != nil {
 				t.Fatalf("decoding %s: %v", out, err)
 			}
-			if len(res.Commits) != 0 || len(res.PullRequests) != 0 {
-				t.Errorf("a dry run committed or opened something: %+v %+v", res.Commits, res.PullRequests)
+			// A dry run lists the commits and pull requests it would make, with no SHA or URL.
+			for _, c := range res.Commits {
+				if c.SHA != "" {
+					t.Errorf("a dry run reports a real commit: %+v", c)
+				}
+			}
+			for _, pr := range res.PullRequests {
+				if pr.URL != "" || pr.Number != 0 {
+					t.Errorf("a dry run reports a real pull request: %+v", pr)
+				}
 			}
 			if after := git(t, bare, "rev-parse", "main"); after != before {
 				t.Errorf("a dry run pushed: main moved from %s to %s", before, after)

@@ -57,33 +57,11 @@ func Bump(ctx context.Context, opts Options, refs []string) (*Result, error) {
 		return r.res, fmt.Errorf("%w: %w; nothing was written", ErrRefused, errors.Join(refusals...))
 	}
 
-	for _, env := range envs {
-		cur, err := r.current(r.tip, env)
-		if err != nil {
-			return nil, err
-		}
-		var wants []target
-		for _, t := range targets {
-			now, uses := cur[t.img.Name]
-			if !uses {
-				continue
-			}
-			if !r.opts.AllowDowngrade && r.isDowngrade(t, now.Tag, now.Digest) {
-				r.skip(env.Name, t.img.Name, t.tag, "downgrade",
-					fmt.Sprintf("%s runs %s, newer than %s by the image's policy (use --allow-downgrade)", env.Name, now.Tag, t.tag))
-				continue
-			}
-			wants = append(wants, t)
-		}
-		if len(wants) == 0 {
-			continue
-		}
-		branch := "ferry/" + env.Name + "/" + wants[0].img.Name
-		if err := r.write(ctx, env, "registry", branch, wants); err != nil {
-			return r.res, err
-		}
+	runs, err := r.currentAll(envs)
+	if err != nil {
+		return nil, err
 	}
-	return r.res, nil
+	return r.res, r.writeFromRegistry(ctx, envs, runs, targets)
 }
 
 // bumpEnvironments returns the registry-fed environments, or the one --env names.
@@ -177,7 +155,7 @@ func rejectionText(rej *policy.Rejection) string {
 
 // isDowngrade reports whether writing t would move the environment to an older version than
 // the one it runs, by the image's policy order.
-func (r *runner) isDowngrade(t target, curTag, curDigest string) bool {
+func (r *runner) isDowngrade(t target, curTag string) bool {
 	if curTag == "" || t.tag == "" || curTag == t.tag {
 		return false
 	}

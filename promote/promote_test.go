@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/gitrepo"
+	"github.com/ferryhq/ferry/promote/gitrepo/gittest"
 	"github.com/ferryhq/ferry/promote/promotetest"
 	"github.com/ferryhq/ferry/registry"
 )
@@ -31,9 +34,12 @@ func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
 	if !strings.Contains(kust, "# bumped by ferry") {
 		t.Errorf("comment lost:\n%s", kust)
 	}
-	dep := w.Show("main", "envs/dev/deployment.yaml")
-	if !strings.Contains(dep, "acme/worker:1.1.0@"+w.Digest["worker:1.1.0"]) {
-		t.Errorf("dev worker not updated to 1.1.0@digest:\n%s", dep)
+	// worker has no entry in the overlay: ferry adds one there, never in the shared base.
+	if !strings.Contains(kust, "name: "+w.Repository("worker")+"\n    newTag: 1.1.0\n    digest: "+w.Digest["worker:1.1.0"]) {
+		t.Errorf("dev overlay has no worker entry at 1.1.0@digest:\n%s", kust)
+	}
+	if base := w.Show("main", "base/deployment.yaml"); strings.Contains(base, "1.1.0") {
+		t.Errorf("the shared base was written:\n%s", base)
 	}
 	if len(res.Commits) != 1 || res.Commits[0].Environment != "dev" {
 		t.Fatalf("commits = %+v, want one for dev", res.Commits)
@@ -57,6 +63,18 @@ func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("commit message lacks %q:\n%s", want, msg)
 		}
+	}
+	// git itself reads exactly ferry's trailers: the change lines above them are not taken for
+	// trailers.
+	parsed := strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%(trailers:only,unfold)", "main"))
+	wantTrailers := strings.Join([]string{
+		"Ferry-Image: api=" + w.Reg.Host + "/acme/api:1.1.0@" + w.Digest["api:1.1.0"],
+		"Ferry-Image: worker=" + w.Reg.Host + "/acme/worker:1.1.0@" + w.Digest["worker:1.1.0"],
+		"Ferry-Source: registry",
+		"Ferry-Environment: dev",
+	}, "\n")
+	if diff := cmp.Diff(wantTrailers, parsed); diff != "" {
+		t.Errorf("trailers as git reads them (-want +got):\n%s", diff)
 	}
 	if got := strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%an <%ae>", "main")); got != "ferry-test <ferry@example.test>" {
 		t.Errorf("author = %q", got)
@@ -99,7 +117,7 @@ func TestBumpAllOrNothing(t *testing.T) {
 		t.Errorf("dev not bumped:\n%s", kust)
 	}
 	// staging is not registry-fed: untouched.
-	if st := w.Show("main", "envs/staging/deployment.yaml"); strings.Contains(st, "1.1.0") {
+	if st := w.Show("main", "envs/staging/values.yaml"); strings.Contains(st, "1.1.0") {
 		t.Errorf("bump wrote staging:\n%s", st)
 	}
 }
@@ -145,8 +163,11 @@ func TestPromoteCommitThenPullRequestBranchWithSoakGate(t *testing.T) {
 	if len(res.Commits) != 1 {
 		t.Fatalf("promote dev staging: %+v", res)
 	}
-	st := w.Show("main", "envs/staging/deployment.yaml")
-	for _, want := range []string{"acme/api:1.1.0@" + w.Digest["api:1.1.0"], "acme/worker:1.1.0@" + w.Digest["worker:1.1.0"]} {
+	st := w.Show("main", "envs/staging/values.yaml")
+	for _, want := range []string{
+		"repository: " + w.Repository("api") + "\n    tag: \"1.1.0\"\n    digest: " + w.Digest["api:1.1.0"],
+		"repository: " + w.Repository("worker") + "\n    tag: \"1.1.0\"\n    digest: " + w.Digest["worker:1.1.0"],
+	} {
 		if !strings.Contains(st, want) {
 			t.Errorf("staging lacks %s:\n%s", want, st)
 		}
@@ -204,8 +225,11 @@ func TestPromoteRefusesWhatNoLongerVerifies(t *testing.T) {
 	}
 	seed := t.TempDir()
 	promotetest.Git(t, "", "clone", "-q", w.Bare, seed)
-	p := filepath.Join(seed, "envs/dev/deployment.yaml")
-	if err := os.WriteFile(p, []byte(promotetest.Deployment(w.Reg.Host+"/acme/api:1.1.0@"+w.Digest["api:1.1.0"], w.Reg.Host+"/acme/worker:1.2.0@"+w.Digest["worker:1.2.0"])), 0o644); err != nil {
+	p := filepath.Join(seed, "envs/dev/kustomization.yaml")
+	overlay := "resources: [../../base]\nimages:\n" +
+		"  - {name: " + w.Repository("api") + ", newTag: 1.1.0, digest: " + w.Digest["api:1.1.0"] + "}\n" +
+		"  - {name: " + w.Repository("worker") + ", newTag: 1.2.0, digest: " + w.Digest["worker:1.2.0"] + "}\n"
+	if err := os.WriteFile(p, []byte(overlay), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	promotetest.Git(t, seed, "-c", "user.name=dev", "-c", "user.email=dev@example.test", "commit", "-qam", "hand edit")
@@ -215,11 +239,11 @@ func TestPromoteRefusesWhatNoLongerVerifies(t *testing.T) {
 	if !errors.Is(err, promote.ErrRefused) {
 		t.Fatalf("err = %v, want ErrRefused", err)
 	}
-	st := w.Show("main", "envs/staging/deployment.yaml")
-	if strings.Contains(st, "worker:1.2.0") {
+	st := w.Show("main", "envs/staging/values.yaml")
+	if strings.Contains(st, "1.2.0") || strings.Contains(st, w.Digest["worker:1.2.0"]) {
 		t.Errorf("unsigned worker reached staging:\n%s", st)
 	}
-	if !strings.Contains(st, "api:1.1.0@"+w.Digest["api:1.1.0"]) {
+	if !strings.Contains(st, "digest: "+w.Digest["api:1.1.0"]) {
 		t.Errorf("verified api was not promoted alongside the refusal:\n%s", st)
 	}
 	if len(res.Skipped) != 1 || res.Skipped[0].Image != "worker" || res.Skipped[0].Reason != registry.ReasonUnsigned {
@@ -236,8 +260,12 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Head("main") != before || len(res.Commits) != 0 {
+	if w.Head("main") != before {
 		t.Fatal("dry run wrote")
+	}
+	// It reports the commit it would make, without a SHA.
+	if diff := cmp.Diff([]promote.Commit{{Environment: "dev", Branch: "main"}}, res.Commits); diff != "" {
+		t.Errorf("dry-run commits (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(res.Diff, "+") || !strings.Contains(res.Diff, "envs/dev/") {
 		t.Errorf("dry run diff:\n%s", res.Diff)
@@ -270,5 +298,100 @@ func TestStatus(t *testing.T) {
 	prod := got["prod/api"]
 	if prod.Tag != "1.0.0" || !prod.Verified || prod.Behind != 2 {
 		t.Errorf("prod/api = %+v", prod)
+	}
+}
+
+func TestSignedCommitsAndUnverifiedTrailer(t *testing.T) {
+	keyDir := t.TempDir()
+	key := filepath.Join(keyDir, "signing")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ferry", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	priv, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FERRY_TEST_SIGNING_KEY", string(priv))
+
+	// worker is deployed without verification; commits are signed with the SSH key.
+	const cfg = `images:
+  - name: api
+    repository: {{REG}}/acme/api
+    policy:
+      semver: ">=1.0.0 <2.0.0"
+    verify:
+      - key: keys/api.pub
+  - name: worker
+    repository: {{REG}}/acme/worker
+    policy:
+      semver: ">=1.0.0 <2.0.0"
+    insecureSkipVerify: true
+    markers: [flux-system:worker]
+environments:
+  - {name: dev, path: envs/dev, source: registry, write: commit}
+  - {name: staging, path: envs/staging, source: dev, write: commit}
+  - {name: prod, path: envs/prod, source: staging, write: pull-request}
+git:
+  branch: main
+  author: ferry-test <ferry@example.test>
+  signingKey: {ssh: env://FERRY_TEST_SIGNING_KEY}
+`
+	w := promotetest.New(t, map[string]string{"ferry.yaml": cfg})
+	res, err := promote.Bump(context.Background(), w.Options(), []string{w.Reg.Ref("acme/worker:1.2.0")})
+	if err != nil {
+		t.Fatalf("bump of an image with insecureSkipVerify: %v", err)
+	}
+	if len(res.Commits) != 1 {
+		t.Fatalf("commits = %+v", res.Commits)
+	}
+	msg := promotetest.Git(t, w.Bare, "log", "-1", "--format=%B", "main")
+	if !strings.Contains(msg, "Ferry-Unverified: worker") || !strings.Contains(msg, "(unverified)") {
+		t.Errorf("the commit does not say worker is unverified:\n%s", msg)
+	}
+
+	allowed := filepath.Join(keyDir, "allowed_signers")
+	if err := os.WriteFile(allowed, []byte("ferry@example.test "+string(pub)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", "main")
+	cmd.Dir = w.Bare
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("git verify-commit: %v\n%s", err, out)
+	}
+	// The seed commit is unsigned: verify-commit must fail there, so the check above is real.
+	cmd = exec.Command("git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", "main~1")
+	cmd.Dir = w.Bare
+	if err := cmd.Run(); err == nil {
+		t.Error("git verify-commit accepted the unsigned seed commit")
+	}
+}
+
+// A pull-request environment whose remote is a plain HTTP repository with no owner/repo path
+// (no forge can be inferred) gets its branch pushed and reported, as with a path remote.
+func TestPullRequestBranchOverPlainHTTPRemote(t *testing.T) {
+	w := promotetest.New(t, nil)
+	url, _ := gittest.RepoURL(t, w.Bare, "ferry", "secret-token")
+	opts := w.Options()
+	opts.Repo = url
+	opts.GitAuth = gitrepo.Auth{Username: "ferry", Token: "secret-token"}
+	opts.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	ctx := context.Background()
+	if _, err := promote.Watch(ctx, opts, promote.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promote.Promote(ctx, opts, "dev", "staging"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := promote.Promote(ctx, opts, "staging", "prod")
+	if err != nil {
+		t.Fatalf("promote staging prod over %s: %v", url, err)
+	}
+	want := []promote.PullRequest{{Environment: "prod", Branch: "ferry/prod/from-staging"}}
+	if diff := cmp.Diff(want, res.PullRequests); diff != "" {
+		t.Errorf("pull requests (-want +got):\n%s", diff)
 	}
 }

@@ -51,6 +51,8 @@ type Options struct {
 	Wait, WaitPoll time.Duration
 	// NewForge opens a forge client; nil means forge.New.
 	NewForge func(forge.Config) (forge.Forge, error)
+	// SigningPassphrase decrypts git.signingKey (the CLI reads FERRY_SIGNING_PASSPHRASE).
+	SigningPassphrase string
 	// Now is the clock (soak gates); nil means time.Now.
 	Now func() time.Time
 	// Log receives progress and warnings; nil discards them.
@@ -72,7 +74,10 @@ type runner struct {
 	policies  map[string]*policy.Policy
 	res       *Result
 	tip       fs.FS  // the target branch's tree when the run started
+	tipSHA    string // and its commit
 	tmp       string // temporary files (keys copied out of the tree)
+	sign      gitrepo.Signer
+	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
 }
 
 func (o Options) now() time.Time {
@@ -109,12 +114,13 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	if branch == "" && cfg != nil {
 		branch = cfg.Git.Branch
 	}
-	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush})
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
-		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{}}
+		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
+		verified: map[string]verifyOutcome{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
@@ -128,7 +134,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		if branch == "" && cfg.Git.Branch != repo.Branch() {
 			// ferry.yaml names another branch than the remote's default: work on that one.
 			repo.Close()
-			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush}); err != nil {
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log}); err != nil {
 				return nil, err
 			}
 			r.repo = repo
@@ -140,8 +146,8 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		r.close()
 		return nil, err
 	}
-	r.tip = tip.FS()
-	regOpts := append(registryOptions(cfg), opts.RegistryOptions...)
+	r.tip, r.tipSHA = tip.FS(), tip.SHA()
+	regOpts := append(RegistryOptions(cfg), opts.RegistryOptions...)
 	if r.reg, err = registry.New(regOpts...); err != nil {
 		r.close()
 		return nil, err
@@ -158,8 +164,9 @@ func (r *runner) close() {
 	}
 }
 
-// registryOptions turns ferry.yaml's registries section into client options.
-func registryOptions(cfg *config.Config) []registry.Option {
+// RegistryOptions turns ferry.yaml's registries section (insecure, tokenEnv, requestsPerSecond,
+// immutableTags per host) into registry client options.
+func RegistryOptions(cfg *config.Config) []registry.Option {
 	var hosts []registry.Host
 	for _, h := range cfg.Registries {
 		hosts = append(hosts, registry.Host{
@@ -251,18 +258,32 @@ func (r *runner) repoPath(p string) (string, error) {
 	return dst, nil
 }
 
-// verify checks ref's digest with the image's entries. A nil Verification with a nil error
-// means verification is off for the image.
+// verify checks ref's digest with the image's entries, once per run for each digest (status
+// asks for the same digest in several environments). A nil Verification with a nil error means
+// verification is off for the image.
 func (r *runner) verify(ctx context.Context, img *config.Image, repo, digest string) (*registry.Verification, error) {
 	v, err := r.verifierFor(ctx, img)
 	if err != nil || v == nil {
 		return nil, err
 	}
+	key := img.Name + "\x00" + repo + "@" + digest
+	if o, ok := r.verified[key]; ok {
+		return o.v, o.err
+	}
 	d, err := name.NewDigest(repo + "@" + digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.Name, err)
 	}
-	return v.Verify(ctx, d)
+	ver, err := v.Verify(ctx, d)
+	if ctx.Err() == nil {
+		r.verified[key] = verifyOutcome{ver, err}
+	}
+	return ver, err
+}
+
+type verifyOutcome struct {
+	v   *registry.Verification
+	err error
 }
 
 // target is one image value an environment should get.
@@ -353,6 +374,19 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 	return out, nil
 }
 
+// currentAll reads what each environment runs: environment → image → reference.
+func (r *runner) currentAll(envs []*config.Environment) (map[string]map[string]manifests.Ref, error) {
+	runs := make(map[string]map[string]manifests.Ref, len(envs))
+	for _, env := range envs {
+		cur, err := r.current(r.tip, env)
+		if err != nil {
+			return nil, err
+		}
+		runs[env.Name] = cur
+	}
+	return runs, nil
+}
+
 // skip records an image an environment did not get.
 func (r *runner) skip(env, image, tag, reason, detail string) {
 	r.res.Skipped = append(r.res.Skipped, Skip{Environment: env, Image: image, Tag: tag, Reason: reason, Detail: detail})
@@ -399,7 +433,7 @@ func VerifyEntries(img *config.Image, resolve func(string) (string, error)) ([]r
 		if err != nil {
 			return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
 		}
-		entry := registry.VerifyEntry{Key: key, RequireTlog: e.RequireTlog}
+		entry := registry.VerifyEntry{Key: key, Name: e.Key, RequireTlog: e.RequireTlog}
 		if k := e.Keyless; k != nil {
 			root, err := resolve(k.TrustedRoot)
 			if err != nil {

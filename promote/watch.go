@@ -28,13 +28,9 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 	defer r.close()
 
 	envs := r.registryFed()
-	runs := map[string]map[string]manifests.Ref{} // env → image → current
-	for _, env := range envs {
-		cur, err := r.current(r.tip, env)
-		if err != nil {
-			return nil, err
-		}
-		runs[env.Name] = cur
+	runs, err := r.currentAll(envs)
+	if err != nil {
+		return nil, err
 	}
 
 	chosen := map[string]target{}
@@ -53,16 +49,26 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		chosen[img.Name] = t
 	}
 
+	var targets []target
+	for _, imgName := range sortedKeys(chosen) {
+		targets = append(targets, chosen[imgName])
+	}
+	return r.res, r.writeFromRegistry(ctx, envs, runs, targets)
+}
+
+// writeFromRegistry writes targets into each registry-fed environment that deploys them,
+// skipping a version older than the environment runs unless AllowDowngrade: one commit per
+// environment, or one pull-request branch per image.
+func (r *runner) writeFromRegistry(ctx context.Context, envs []*config.Environment, runs map[string]map[string]manifests.Ref, targets []target) error {
 	for _, env := range envs {
 		var wants []target
-		for _, imgName := range sortedKeys(chosen) {
-			t := chosen[imgName]
-			now, uses := runs[env.Name][imgName]
+		for _, t := range targets {
+			now, uses := runs[env.Name][t.img.Name]
 			if !uses {
 				continue
 			}
-			if !r.opts.AllowDowngrade && r.isDowngrade(t, now.Tag, now.Digest) {
-				r.skip(env.Name, imgName, t.tag, "downgrade",
+			if !r.opts.AllowDowngrade && r.isDowngrade(t, now.Tag) {
+				r.skip(env.Name, t.img.Name, t.tag, "downgrade",
 					fmt.Sprintf("%s runs %s, newer than %s by the image's policy (use --allow-downgrade)", env.Name, now.Tag, t.tag))
 				continue
 			}
@@ -70,11 +76,11 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		}
 		for _, group := range r.groupForBranches(env, wants) {
 			if err := r.write(ctx, env, "registry", group.branch, group.targets); err != nil {
-				return r.res, err
+				return err
 			}
 		}
 	}
-	return r.res, nil
+	return nil
 }
 
 type branchGroup struct {

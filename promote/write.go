@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -16,9 +17,11 @@ import (
 
 // Trailer keys ferry writes into every commit; status and gates read them back.
 const (
-	TrailerImage       = "Ferry-Image"
-	TrailerSource      = "Ferry-Source"
+	TrailerImage       = gitrepo.TrailerImage
+	TrailerSource      = gitrepo.TrailerSource
 	TrailerEnvironment = "Ferry-Environment"
+	// TrailerUnverified names an image written without verification (insecureSkipVerify).
+	TrailerUnverified = "Ferry-Unverified"
 )
 
 // write puts targets into env: one commit on git.branch, or one PR branch, per environment.
@@ -51,7 +54,18 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		}
 		r.res.Changes = append(r.res.Changes, e.Changes...)
 		r.res.Diff += e.Diff()
+		if len(e.Files) > 0 { // what would be made: no SHA, no URL
+			if env.Write == config.WritePullRequest {
+				r.res.PullRequests = append(r.res.PullRequests, PullRequest{Environment: env.Name, Branch: prBranch})
+			} else {
+				r.res.Commits = append(r.res.Commits, Commit{Environment: env.Name, Branch: r.repo.Branch()})
+			}
+		}
 		return nil
+	}
+	sign, err := r.signer()
+	if err != nil {
+		return err
 	}
 
 	intent := func(ctx context.Context, tip fs.FS) (*gitrepo.Change, error) {
@@ -63,7 +77,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		if len(e.Files) == 0 {
 			return nil, nil
 		}
-		msg, err := r.commitMessage(env, source, targets, e.Changes)
+		msg, err := r.commitMessage(env, source, changedTargets(targets, e.Changes), e.Changes)
 		if err != nil {
 			return nil, err
 		}
@@ -76,6 +90,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 			Message:   msg,
 			Author:    gitrepo.Signature{Name: r.cfg.Git.Author.Name, Email: r.cfg.Git.Author.Email},
 			Committer: gitrepo.Signature{Name: r.cfg.Git.Committer.Name, Email: r.cfg.Git.Committer.Email},
+			Sign:      sign,
 		}, nil
 	}
 
@@ -100,46 +115,90 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 	if err != nil {
 		return fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	if res.NoChange && edit != nil && len(edit.Files) == 0 {
+	if edit == nil || len(edit.Files) == 0 {
 		r.log.Info("nothing to change", "environment", env.Name)
 		return nil
-	}
-	if edit != nil {
-		r.res.Changes = append(r.res.Changes, edit.Changes...)
 	}
 	pr := PullRequest{Environment: env.Name, Branch: prBranch}
 	f, err := r.forge(env)
 	if err != nil {
 		return err
 	}
-	if f != nil {
-		spec, err := r.pullRequestSpec(env, source, prBranch, targets, edit)
-		if err != nil {
-			return err
+	if f == nil {
+		if res.NoChange {
+			r.log.Info("the branch already holds this change", "environment", env.Name, "branch", prBranch)
+			return nil
 		}
-		got, err := f.EnsurePullRequest(ctx, spec)
-		if got != nil {
-			pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
-		}
-		if err != nil {
-			if got != nil {
-				r.res.PullRequests = append(r.res.PullRequests, pr)
-			}
-			return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
-		}
-		if r.opts.Wait > 0 {
-			st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
-			pr.State = string(st)
-			if err != nil && !errors.Is(err, forge.ErrWaitTimeout) {
-				r.res.PullRequests = append(r.res.PullRequests, pr)
-				return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
-			}
-		}
-	} else {
 		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", prBranch)
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+		r.res.PullRequests = append(r.res.PullRequests, pr)
+		return nil
+	}
+	spec, err := r.pullRequestSpec(env, source, prBranch, targets, edit)
+	if err != nil {
+		return err
+	}
+	// Ensure even when the branch did not move: it opens the pull request a failed run left
+	// unopened, and refreshes the title and body.
+	got, err := f.EnsurePullRequest(ctx, spec)
+	if got != nil {
+		pr.URL, pr.Number, pr.Updated = got.URL, got.Number, got.Updated
+	}
+	if err != nil {
+		// The branch is pushed: report it, with the pull request when there is one.
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+		r.res.PullRequests = append(r.res.PullRequests, pr)
+		return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
+	}
+	unchanged := res.NoChange && got.Updated // the open pull request already carried this change
+	switch {
+	case unchanged:
+		r.log.Info("pull request already up to date", "environment", env.Name, "url", got.URL)
+	case got.Updated:
+		r.log.Info("updated pull request", "environment", env.Name, "url", got.URL)
+	default:
+		r.log.Info("opened pull request", "environment", env.Name, "url", got.URL)
+	}
+	if unchanged && r.opts.Wait == 0 {
+		return nil
+	}
+	if !unchanged {
+		r.res.Changes = append(r.res.Changes, edit.Changes...)
+	}
+	if r.opts.Wait > 0 {
+		st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
+		pr.State = string(st)
+		if errors.Is(err, forge.ErrWaitTimeout) {
+			r.log.Info("pull request still open after --wait", "environment", env.Name, "url", got.URL, "wait", r.opts.Wait)
+		} else if err != nil {
+			r.res.PullRequests = append(r.res.PullRequests, pr)
+			return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
+		}
 	}
 	r.res.PullRequests = append(r.res.PullRequests, pr)
 	return nil
+}
+
+// changedTargets keeps the targets whose image the edit changed. A commit's Ferry-Image
+// trailers must name only what it changed: status and soak gates read the newest trailer of an
+// image as the moment its version landed, so a trailer for an image already at that value (a
+// watch that re-picked what the environment runs, a bump repeating a running REF) would
+// restart its soak clock.
+func changedTargets(targets []target, changes []manifests.Change) []target {
+	changed := map[string]bool{}
+	for _, c := range changes {
+		changed[c.Image] = true
+	}
+	var out []target
+	for _, t := range targets {
+		if changed[t.img.Name] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return targets // changes that name no image: keep every trailer rather than none
+	}
+	return out
 }
 
 // commitMessage renders git.commitMessage and appends the trailers.
@@ -148,20 +207,56 @@ func (r *runner) commitMessage(env *config.Environment, source string, targets [
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString(strings.TrimRight(body, "\n"))
-	b.WriteString("\n\n")
+	var trailers []gitrepo.Trailer
+	for _, t := range targets {
+		trailers = append(trailers, gitrepo.Trailer{Key: TrailerImage, Value: t.img.Name + "=" + t.ref()})
+	}
 	for _, t := range targets {
 		if t.signer == "" && t.img.InsecureSkipVerify {
-			b.WriteString("Ferry-Unverified: " + t.img.Name + "\n")
+			trailers = append(trailers, gitrepo.Trailer{Key: TrailerUnverified, Value: t.img.Name})
 		}
 	}
-	for _, t := range targets {
-		fmt.Fprintf(&b, "%s: %s=%s\n", TrailerImage, t.img.Name, t.ref())
+	trailers = append(trailers,
+		gitrepo.Trailer{Key: TrailerSource, Value: source},
+		gitrepo.Trailer{Key: TrailerEnvironment, Value: env.Name})
+	return gitrepo.FormatTrailers(body, trailers)
+}
+
+// signer loads git.signingKey, once per run: a GPG or SSH private key from the config repo or
+// env://VAR, decrypted with Options.SigningPassphrase. nil when commits are not signed.
+func (r *runner) signer() (gitrepo.Signer, error) {
+	sk := r.cfg.Git.SigningKey
+	if sk == nil {
+		return nil, nil
 	}
-	fmt.Fprintf(&b, "%s: %s\n", TrailerSource, source)
-	fmt.Fprintf(&b, "%s: %s\n", TrailerEnvironment, env.Name)
-	return b.String(), nil
+	if r.sign != nil {
+		return r.sign, nil
+	}
+	ref, kind := sk.GPG, "gpg"
+	if ref == "" {
+		ref, kind = sk.SSH, "ssh"
+	}
+	var key []byte
+	if v, ok := strings.CutPrefix(ref, "env://"); ok {
+		if key = []byte(os.Getenv(v)); len(key) == 0 {
+			return nil, fmt.Errorf("git.signingKey.%s: environment variable %s is empty", kind, v)
+		}
+	} else {
+		var err error
+		if key, err = fs.ReadFile(r.tip, ref); err != nil {
+			return nil, fmt.Errorf("git.signingKey.%s: reading %s from the config repo: %w", kind, ref, err)
+		}
+	}
+	var err error
+	if kind == "gpg" {
+		r.sign, err = gitrepo.NewGPGSigner(key, []byte(r.opts.SigningPassphrase))
+	} else {
+		r.sign, err = gitrepo.NewSSHSigner(key, []byte(r.opts.SigningPassphrase))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git.signingKey.%s %s: %w", kind, ref, err)
+	}
+	return r.sign, nil
 }
 
 // templateData is what commit message and PR templates see: one change per image, with the
@@ -193,6 +288,11 @@ func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 	switch {
 	case errors.Is(err, forge.ErrNoForge), errors.Is(err, forge.ErrUnknownProvider):
 		return nil, nil
+	case err != nil && pr.Provider == "":
+		// Nothing configured, and the remote does not look like a forge's repository (e.g.
+		// http://host/config.git): not inferable, so the branch is pushed alone.
+		r.log.Info("cannot tell a forge from the remote; set git.pullRequest.provider for pull requests", "environment", env.Name, "remote", r.repo.URL())
+		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
@@ -218,6 +318,11 @@ func (r *runner) pullRequestSpec(env *config.Environment, source, branch string,
 		changes = edit.Changes
 	}
 	data := templateData(env, source, targets, changes)
+	if source != "registry" {
+		pr := env.PullRequest
+		data.SourceCommit = r.tipSHA
+		data.SourceCommitURL, _ = forge.CommitURL(forge.Config{Provider: string(pr.Provider), BaseURL: pr.URL, RemoteURL: r.repo.URL()}, r.tipSHA)
+	}
 	title, err := env.RenderTitle(data)
 	if err != nil {
 		return forge.Spec{}, err

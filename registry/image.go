@@ -149,29 +149,13 @@ func (c *Client) getManifest(ctx context.Context, ref name.Reference) (*manifest
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, manifestURL(repo, ref.Identifier()), nil)
+	raw, header, err := getBounded(ctx, rt, manifestURL(repo, ref.Identifier()), manifestAccept, maxManifestBytes, "manifest")
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", manifestAccept)
-	resp, err := (&http.Client{Transport: rt}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading manifest: %w", err)
-	}
-	if len(raw) > maxManifestBytes {
-		return nil, fmt.Errorf("manifest larger than %d bytes", maxManifestBytes)
 	}
 	sum := sha256.Sum256(raw)
 	got := "sha256:" + hex.EncodeToString(sum[:])
-	want := resp.Header.Get("Docker-Content-Digest")
+	want := header.Get("Docker-Content-Digest")
 	if d, ok := ref.(name.Digest); ok {
 		want = d.DigestStr()
 	}
@@ -186,7 +170,7 @@ func (c *Client) getManifest(ctx context.Context, ref name.Reference) (*manifest
 		}
 		got = want
 	}
-	mt := types.MediaType(resp.Header.Get("Content-Type"))
+	mt := types.MediaType(header.Get("Content-Type"))
 	var probe struct {
 		MediaType types.MediaType `json:"mediaType"`
 	}
@@ -216,24 +200,9 @@ func (c *Client) getConfig(ctx context.Context, repo name.Repository, dgst strin
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, blobURL(repo, dgst), nil)
+	raw, _, err := getBounded(ctx, rt, blobURL(repo, dgst), "", maxConfigBytes, "config blob "+dgst)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := (&http.Client{Transport: rt}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxConfigBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading config blob %s: %w", dgst, err)
-	}
-	if len(raw) > maxConfigBytes {
-		return nil, fmt.Errorf("config blob %s larger than %d bytes", dgst, maxConfigBytes)
 	}
 	if strings.HasPrefix(dgst, "sha256:") {
 		sum := sha256.Sum256(raw)
@@ -441,4 +410,32 @@ func ParsePlatform(s string) (string, error) {
 		p.Variant = parts[2]
 	}
 	return NormalizePlatform(p), nil
+}
+
+// getBounded GETs url through rt and reads at most limit bytes of a 200 answer, returning the
+// body and the response headers; what names the object in errors.
+func getBounded(ctx context.Context, rt http.RoundTripper, url, accept string, limit int, what string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if len(raw) > limit {
+		return nil, nil, fmt.Errorf("%s larger than %d bytes", what, limit)
+	}
+	return raw, resp.Header, nil
 }

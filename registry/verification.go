@@ -7,6 +7,9 @@ import "fmt"
 type VerifyEntry struct {
 	// Key is a cosign public key: a PEM file path or env://VAR.
 	Key string
+	// Name is how the key is named in Verification.Signer and refusals; default Key. (ferry
+	// reads keys from a copy of the config repo's file and names them by their path there.)
+	Name string
 	// RequireTlog makes a transparency-log entry mandatory for a key signature (by default one is
 	// checked when the signature carries it).
 	RequireTlog bool

@@ -91,6 +91,8 @@ Examples:
 			verifyCommand(),
 			githubReportCommand(),
 			docsCommand(),
+			demoCommand(),
+			completionCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
@@ -104,7 +106,11 @@ Examples:
 // run executes the CLI and maps errors to exit codes.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, flagsFirst(app, args))
+	if n := len(args); n == 0 || args[n-1] != "--generate-bash-completion" {
+		// Shell completion needs its flag last and no "--": leave that command line as it is.
+		args = flagsFirst(app, args)
+	}
+	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}
@@ -133,6 +139,8 @@ func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print ferry's version",
+		Description: `Examples:
+   ferry version`,
 		Action: func(c *cli.Context) error {
 			_, err := fmt.Fprintf(c.App.Writer, "ferry %s\n", version)
 			return err

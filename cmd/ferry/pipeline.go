@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ferryhq/ferry/manifests"
@@ -34,17 +38,18 @@ func pipelineFlags() []cli.Flag {
 // the environment only, never from flags, so they cannot land in shell history or logs.
 func pipelineOptions(c *cli.Context) (promote.Options, error) {
 	opts := promote.Options{
-		Repo:           c.String("repo"),
-		Config:         c.String("config"),
-		Branch:         c.String("branch"),
-		DryRun:         c.Bool("dry-run"),
-		NoPush:         c.Bool("no-push"),
-		AllowDowngrade: c.Bool("allow-downgrade"),
-		Env:            c.String("env"),
-		Log:            slog.Default(),
-		GitAuth:        gitAuthFromEnv(),
-		ForgeToken:     forgeToken,
-		Wait:           c.Duration("wait"),
+		Repo:              c.String("repo"),
+		Config:            c.String("config"),
+		Branch:            c.String("branch"),
+		DryRun:            c.Bool("dry-run"),
+		NoPush:            c.Bool("no-push"),
+		AllowDowngrade:    c.Bool("allow-downgrade"),
+		Env:               c.String("env"),
+		Log:               slog.Default(),
+		GitAuth:           gitAuthFromEnv(),
+		ForgeToken:        forgeToken,
+		SigningPassphrase: os.Getenv("FERRY_SIGNING_PASSPHRASE"),
+		Wait:              c.Duration("wait"),
 	}
 	if dir := c.String("cache-dir"); dir != "" {
 		opts.RegistryOptions = append(opts.RegistryOptions, registry.WithCacheDir(dir))
@@ -54,9 +59,18 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 
 // gitAuthFromEnv takes the config repo's HTTPS token from FERRY_GIT_TOKEN, else the forge
 // token (GITHUB_TOKEN works for the Actions checkout of the same organisation). SSH remotes use
-// FERRY_SSH_KEY (a key file) or the SSH agent, with hosts checked against known_hosts.
+// FERRY_SSH_KEY (a key file, decrypted with FERRY_SSH_KEY_PASSPHRASE) or the SSH agent, with
+// hosts checked against FERRY_SSH_KNOWN_HOSTS (a path list), else SSH_KNOWN_HOSTS or
+// ~/.ssh/known_hosts.
 func gitAuthFromEnv() gitrepo.Auth {
-	a := gitrepo.Auth{Token: os.Getenv("FERRY_GIT_TOKEN"), SSHKeyFile: os.Getenv("FERRY_SSH_KEY")}
+	a := gitrepo.Auth{
+		Token:            os.Getenv("FERRY_GIT_TOKEN"),
+		SSHKeyFile:       os.Getenv("FERRY_SSH_KEY"),
+		SSHKeyPassphrase: os.Getenv("FERRY_SSH_KEY_PASSPHRASE"),
+	}
+	if kh := os.Getenv("FERRY_SSH_KNOWN_HOSTS"); kh != "" {
+		a.KnownHosts = filepath.SplitList(kh)
+	}
 	if a.Token != "" {
 		return a
 	}
@@ -100,9 +114,20 @@ func report(c *cli.Context, res *promote.Result, err error) error {
 		if errors.Is(err, promote.ErrRefused) {
 			return refused(err)
 		}
-		return err
+		return withHint(err)
 	}
 	return nil
+}
+
+// withHint adds what to do to errors whose cure is in the user's environment.
+func withHint(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w\nthe config repo refused the credentials: set FERRY_GIT_TOKEN (HTTPS) or FERRY_SSH_KEY (SSH) to one that may push", err)
+	case errors.Is(err, forge.ErrForbidden), errors.Is(err, forge.ErrUnauthorized):
+		return fmt.Errorf("%w\nthe forge refused the token: check GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN and its permissions (docs/pull-requests.md)", err)
+	}
+	return err
 }
 
 // jsonResult makes empty lists print as [] rather than null.
@@ -220,17 +245,24 @@ Examples:
 				}
 			}
 			interval := c.Duration("interval")
-			for {
+			if interval == 0 {
 				res, err := promote.Watch(c.Context, opts, w)
-				if rerr := report(c, res, err); rerr != nil && interval == 0 {
-					return rerr
-				} else if rerr != nil {
-					slog.Error("watch cycle failed", "err", rerr)
-				}
-				if interval == 0 {
-					return nil
+				return report(c, res, err)
+			}
+			// A long-running watcher finishes the cycle it is in when SIGINT or SIGTERM
+			// arrives, then exits 0; a second signal ends it at once.
+			go func() {
+				<-c.Context.Done()
+				signal.Reset(os.Interrupt, syscall.SIGTERM)
+			}()
+			cycle := context.WithoutCancel(c.Context)
+			for {
+				res, err := promote.Watch(cycle, opts, w)
+				if rerr := report(c, res, err); rerr != nil {
+					slog.Error("watch cycle failed; trying again next cycle", "err", rerr)
 				}
 				if !sleep(c.Context, interval) {
+					slog.Info("stopping between cycles")
 					return nil
 				}
 			}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferryhq/ferry/promote"
 	"github.com/ferryhq/ferry/promote/promotetest"
@@ -33,7 +36,7 @@ func TestPipelineCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("watch --dry-run output is not one JSON object: %v\n%s", err, out)
 	}
-	if res.Diff == "" || len(res.Plan) == 0 || len(res.Commits) != 0 || w.Head("main") != head {
+	if res.Diff == "" || len(res.Plan) == 0 || len(res.Commits) != 1 || res.Commits[0].SHA != "" || w.Head("main") != head {
 		t.Fatalf("dry run: %+v", res)
 	}
 
@@ -127,5 +130,31 @@ func TestVerifyWithConfig(t *testing.T) {
 	code, _, errOut = runCLI(t, "verify", w.Reg.Ref("acme/other:1.0.0"), "--config", "ferry.yaml", "--repo", checkout)
 	if code != exitError || !strings.Contains(errOut, "no image") {
 		t.Errorf("verify --config unknown repository: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestWatchIntervalStopsBetweenCycles(t *testing.T) {
+	w := promotetest.New(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"ferry", "watch", "--interval", "1h", "--repo", w.Bare, "--cache-dir", t.TempDir()}, &out, &errb)
+	}()
+	// The first cycle commits to dev; then the watcher sleeps until it is told to stop.
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(w.Show("main", "envs/dev/kustomization.yaml"), w.Digest["api:1.1.0"]) {
+		select {
+		case <-deadline:
+			t.Fatalf("no first cycle\n%s", errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d after a stop between cycles\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "stopping between cycles") {
+		t.Errorf("no word of stopping:\n%s", errb.String())
 	}
 }

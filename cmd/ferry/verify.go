@@ -76,25 +76,28 @@ func verifyEntriesFromFlags(c *cli.Context) ([]registry.VerifyEntry, error) {
 
 // configVerifyEntries reads REF's image entry from ferry.yaml in the local checkout --repo
 // (or the absolute --config file); key paths are relative to the config repo's root.
-func configVerifyEntries(c *cli.Context, ref name.Reference) ([]registry.VerifyEntry, error) {
+func configVerifyEntries(c *cli.Context, ref name.Reference) ([]registry.VerifyEntry, []registry.Option, error) {
 	repo := c.String("repo")
 	cfg, _, err := loadConfig(repo, c.String("config"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	img := cfg.ImageByRepository(ref.Context().Name())
 	if img == nil {
-		return nil, fmt.Errorf("%s: no image in %s has repository %s", ref, c.String("config"), ref.Context().Name())
+		return nil, nil, fmt.Errorf("%s: no image in %s has repository %s", ref, c.String("config"), ref.Context().Name())
 	}
 	if len(img.Verify) == 0 {
-		return nil, fmt.Errorf("image %s has no verify entries in %s (insecureSkipVerify: true)", img.Name, c.String("config"))
+		return nil, nil, fmt.Errorf("image %s has no verify entries in %s (insecureSkipVerify: true)", img.Name, c.String("config"))
 	}
-	return promote.VerifyEntries(img, func(p string) (string, error) {
+	// ferry.yaml's registries section (tokenEnv, insecure, rate) applies as in the pipeline.
+	regOpts := promote.RegistryOptions(cfg)
+	entries, err := promote.VerifyEntries(img, func(p string) (string, error) {
 		if p == "" || strings.HasPrefix(p, "env://") || filepath.IsAbs(p) {
 			return p, nil
 		}
 		return filepath.Join(repo, filepath.FromSlash(p)), nil
 	})
+	return entries, regOpts, err
 }
 
 func verifyCommand() *cli.Command {
@@ -110,7 +113,7 @@ Examples:
    ferry verify --certificate-identity-regexp '^https://github.com/acme/' \
      --certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/api:1.4.2`,
 		Flags: append(verifyFlags(), outputFlag(),
-			&cli.StringFlag{Name: "config", Value: "ferry.yaml", Usage: "without verify flags: use REF's image entry from this ferry.yaml", EnvVars: []string{"FERRY_CONFIG"}},
+			&cli.StringFlag{Name: "config", Usage: "without verify flags: use REF's image entry from this ferry.yaml (a path in --repo, or absolute)", EnvVars: []string{"FERRY_CONFIG"}},
 			&cli.StringFlag{Name: "repo", Value: ".", Usage: "the local checkout --config is read from", EnvVars: []string{"FERRY_REPO"}}),
 		Action: runVerify,
 	}
@@ -142,15 +145,16 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(entries) == 0 && c.IsSet("config") {
-		if entries, err = configVerifyEntries(c, ref); err != nil {
+	var regOpts []registry.Option
+	if len(entries) == 0 && c.String("config") != "" {
+		if entries, regOpts, err = configVerifyEntries(c, ref); err != nil {
 			return err
 		}
 	}
 	if len(entries) == 0 {
 		return usageError("verify needs --key PATH, --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp], or --config")
 	}
-	client, err := registry.New()
+	client, err := registry.New(regOpts...)
 	if err != nil {
 		return err
 	}

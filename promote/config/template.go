@@ -10,6 +10,8 @@ import (
 //
 //	{{ .Environment }}           the environment being written, e.g. prod
 //	{{ .Source }}                "registry", or the environment promoted from, e.g. staging
+//	{{ .SourceCommit }}          promote only: the commit the source was read at
+//	{{ .SourceCommitURL }}       its web page on the forge ("" without one)
 //	{{ range .Changes }}…{{ end }} one entry per image that changes, each with:
 //	  {{ .Image }}               the image's name in ferry.yaml, e.g. api
 //	  {{ .Repository }}          its repository, e.g. ghcr.io/acme/api
@@ -24,7 +26,11 @@ import (
 type TemplateData struct {
 	Environment string
 	Source      string
-	Changes     []TemplateChange
+	// SourceCommit is the commit the source environment's manifests were read at (promote
+	// only), and SourceCommitURL its web page on the forge ("" without one).
+	SourceCommit    string
+	SourceCommitURL string
+	Changes         []TemplateChange
 }
 
 // TemplateChange is one image's change in TemplateData.
@@ -45,7 +51,7 @@ const (
 	DefaultCommitMessage = `{{ .Environment }}: update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
 		`{{ if ne .Source "registry" }} from {{ .Source }}{{ end }}
 
-{{ range .Changes }}{{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
+{{ range .Changes }}- {{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
 {{ end }}`
 
 	// DefaultTitle is pullRequest.title when unset.
@@ -53,7 +59,8 @@ const (
 		`{{ else }}Promote {{ .Source }} to {{ .Environment }}{{ end }}`
 
 	// DefaultBody is pullRequest.body when unset: the change table.
-	DefaultBody = `{{ if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**.{{ end }}
+	DefaultBody = `{{ if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
+		`{{ if .SourceCommitURL }}, as of [{{ .SourceCommit }}]({{ .SourceCommitURL }}){{ else if .SourceCommit }}, as of {{ .SourceCommit }}{{ end }}.{{ end }}
 
 | image | from | to | digest | signed by |
 | --- | --- | --- | --- | --- |
@@ -64,8 +71,10 @@ const (
 // sampleData exercises every field, so that loading can reject a template that names a field
 // which does not exist.
 var sampleData = TemplateData{
-	Environment: "prod",
-	Source:      "staging",
+	Environment:     "prod",
+	Source:          "staging",
+	SourceCommit:    "0123456789abcdef0123456789abcdef01234567",
+	SourceCommitURL: "https://github.com/acme/config/commit/0123456789abcdef0123456789abcdef01234567",
 	Changes: []TemplateChange{{
 		Image: "api", Repository: "ghcr.io/acme/api", From: "1.2.0", To: "1.3.0",
 		Digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000",

@@ -26,7 +26,7 @@ environments:
 		commit, title, body string
 	}{{
 		name: "registry", env: "dev", source: "registry",
-		commit: "dev: update api, docs\n\napi: 1.2.0 -> 1.3.0\ndocs: (none) -> 1.27 (unverified)",
+		commit: "dev: update api, docs\n\n- api: 1.2.0 -> 1.3.0\n- docs: (none) -> 1.27 (unverified)",
 		title:  "Update api, docs in dev",
 		body: "ferry updates **dev** from the registry.\n\n" +
 			"| image | from | to | digest | signed by |\n| --- | --- | --- | --- | --- |\n" +
@@ -34,7 +34,7 @@ environments:
 			"| docs | (none) | 1.27 | sha256:bb | **unverified** (insecureSkipVerify) |",
 	}, {
 		name: "promotion", env: "prod", source: "dev",
-		commit: "prod: update api, docs from dev\n\napi: 1.2.0 -> 1.3.0\ndocs: (none) -> 1.27 (unverified)",
+		commit: "prod: update api, docs from dev\n\n- api: 1.2.0 -> 1.3.0\n- docs: (none) -> 1.27 (unverified)",
 		title:  "Promote dev to prod",
 		body: "ferry promotes **dev** to **prod**.\n\n" +
 			"| image | from | to | digest | signed by |\n| --- | --- | --- | --- | --- |\n" +

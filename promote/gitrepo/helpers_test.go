@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ferryhq/ferry/promote/gitrepo/gittest"
 )
 
 func TestMain(m *testing.M) {
@@ -65,12 +67,7 @@ func newBare(t testing.TB, files map[string]string) string {
 	root := t.TempDir()
 	bare := filepath.Join(root, "config.git")
 	git(t, root, "init", "-q", "--bare", "-b", "main", bare)
-	git(t, bare, "config", "core.logAllRefUpdates", "always")
-	// The update hook refuses any non-fast-forward of main, as branch protection would.
-	hook := "#!/bin/sh\nif [ \"$1\" = refs/heads/main ] && [ \"$2\" != 0000000000000000000000000000000000000000 ]; then\n  git merge-base --is-ancestor \"$2\" \"$3\" || { echo \"non-fast-forward of main refused\" >&2; exit 1; }\nfi\n"
-	if err := os.WriteFile(filepath.Join(bare, "hooks", "update"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	gittest.Protect(t, bare, "main")
 	work := filepath.Join(root, "seed")
 	git(t, root, "clone", "-q", bare, work)
 	writeFiles(t, work, files)
@@ -112,30 +109,11 @@ func firstParentLog(t testing.TB, repo, branch string) []string {
 	return strings.Split(out, "\n")
 }
 
-// assertNoForcePush checks the reflog of refs/heads/<branch>: every update's old value is an
-// ancestor of its new value, and history is linear.
+// assertNoForcePush checks that branch of bare was only ever fast-forwarded, that its history
+// is linear and that git fsck is clean.
 func assertNoForcePush(t testing.TB, bare, branch string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(bare, "logs", "refs", "heads", branch))
-	if err != nil {
-		t.Fatalf("reading reflog: %v", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		old, nw := f[0], f[1]
-		if strings.Trim(old, "0") == "" {
-			continue
-		}
-		if _, err := gitErr(bare, "merge-base", "--is-ancestor", old, nw); err != nil {
-			t.Errorf("ref update %s -> %s is not a fast-forward", old, nw)
-		}
-	}
-	if merges := git(t, bare, "rev-list", "--merges", branch); merges != "" {
-		t.Errorf("history has merges: %s", merges)
-	}
-	if out, err := gitErr(bare, "fsck", "--strict", "--no-dangling"); err != nil {
-		t.Errorf("git fsck: %v %s", err, out)
-	}
+	gittest.AssertNoForcePush(t, bare, branch)
 }
 
 func open(t testing.TB, repo string, opts Options) *Repo {

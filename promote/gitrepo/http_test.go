@@ -6,46 +6,18 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
+
+	"github.com/ferryhq/ferry/promote/gitrepo/gittest"
 )
 
 const sentinelToken = "tok-SENTINEL-5f1d2c"
 
-// smartHTTP serves the bare repos under root with git http-backend through net/http/cgi,
-// requiring basic auth user:token.
-func smartHTTP(t *testing.T, root, user, token string) (*httptest.Server, *atomic.Int32) {
-	t.Helper()
-	execPath := git(t, ".", "--exec-path")
-	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	var refused atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || u != user || p != token {
-			refused.Add(1)
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &refused
-}
-
 func TestSmartHTTP(t *testing.T) {
 	bare := newBare(t, seed)
 	git(t, bare, "config", "http.receivepack", "true")
-	srv, refused := smartHTTP(t, filepath.Dir(bare), DefaultUsername, sentinelToken)
-	url := srv.URL + "/config.git"
+	url, srv := gittest.RepoURL(t, bare, DefaultUsername, sentinelToken)
 	ctx := context.Background()
 
 	t.Run("token", func(t *testing.T) {
@@ -93,7 +65,7 @@ func TestSmartHTTP(t *testing.T) {
 	})
 
 	t.Run("wrong token", func(t *testing.T) {
-		before := refused.Load()
+		before := srv.Refused()
 		_, err := Open(ctx, url, Options{Auth: Auth{Token: "wrong-" + sentinelToken}})
 		if err == nil {
 			t.Fatal("Open with a wrong token succeeded")
@@ -101,7 +73,7 @@ func TestSmartHTTP(t *testing.T) {
 		if strings.Contains(err.Error(), sentinelToken) {
 			t.Errorf("error holds the token: %v", err)
 		}
-		if refused.Load() == before {
+		if srv.Refused() == before {
 			t.Error("the server never refused a request: auth was not exercised")
 		}
 	})

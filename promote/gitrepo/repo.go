@@ -21,7 +21,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -38,6 +37,9 @@ var (
 	ErrDiverged = errors.New("local branch has diverged from origin")
 	// ErrNotARepo: the --repo path is neither a checkout nor a bare repository.
 	ErrNotARepo = errors.New("not a git repository")
+	// ErrHostKey: an ssh server's host key is not in known_hosts, does not match it, or is
+	// revoked there. Nothing was sent to the server.
+	ErrHostKey = errors.New("ssh host key not trusted")
 )
 
 // DefaultUsername is the HTTPS basic-auth user name sent with a token when Auth.Username is
@@ -53,13 +55,17 @@ type Auth struct {
 	Token string
 	// Username goes with Token; default DefaultUsername.
 	Username string
-	// SSHKeyFile is an OpenSSH private key for ssh remotes; SSHKey the same as bytes.
+	// SSHKeyFile is a private key (OpenSSH or PEM format) for ssh remotes; SSHKey the same as
+	// bytes (it wins over SSHKeyFile). With neither, the key comes from the SSH agent at
+	// SSH_AUTH_SOCK. The user is the URL's, default "git".
 	SSHKeyFile string
 	SSHKey     []byte
 	// SSHKeyPassphrase decrypts an encrypted SSH key.
 	SSHKeyPassphrase string
-	// KnownHosts lists known_hosts files checked for ssh remotes; default SSH_KNOWN_HOSTS or
-	// ~/.ssh/known_hosts. Host keys are always checked.
+	// KnownHosts lists known_hosts files checked for ssh remotes (each must exist); default
+	// SSH_KNOWN_HOSTS (colon-separated) or else ~/.ssh/known_hosts and
+	// /etc/ssh/ssh_known_hosts. Host keys are always checked; only the algorithms of the keys
+	// listed for the host are negotiated.
 	KnownHosts []string
 }
 
@@ -75,6 +81,12 @@ func (a Auth) String() string {
 	if len(a.SSHKey) > 0 {
 		parts = append(parts, "ssh-key=***")
 	}
+	if a.SSHKeyPassphrase != "" {
+		parts = append(parts, "ssh-key-passphrase=***")
+	}
+	if len(a.KnownHosts) > 0 {
+		parts = append(parts, "known-hosts="+strings.Join(a.KnownHosts, ":"))
+	}
 	if len(parts) == 0 {
 		return "auth{none}"
 	}
@@ -84,7 +96,7 @@ func (a Auth) String() string {
 // GoString masks secrets under %#v too.
 func (a Auth) GoString() string { return a.String() }
 
-// Options configure Open. The zero value means: branch "main", depth 1, push, 5 retries.
+// Options configure Open. The zero value means: branch "main", depth 1, push, 20 retries.
 type Options struct {
 	// Branch is the target branch commits go to; default "main".
 	Branch string
@@ -94,7 +106,9 @@ type Options struct {
 	Depth int
 	// NoPush commits to the local branch only; it needs a local checkout.
 	NoPush bool
-	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default 5.
+	// MaxRetries bounds the push attempts lost to concurrent writers after the first; default
+	// 20. A lost push means another writer's push landed, so with N writers of one commit each
+	// a writer loses at most N-1 times: the default lets 21 runs race on one branch and all land.
 	MaxRetries int
 	// Remote names the remote of a local checkout; default "origin".
 	Remote string
@@ -116,7 +130,7 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("depth %d: must be positive", o.Depth)
 	}
 	if o.MaxRetries == 0 {
-		o.MaxRetries = 5
+		o.MaxRetries = 20
 	}
 	if o.MaxRetries < 0 {
 		return fmt.Errorf("max retries %d: must not be negative", o.MaxRetries)
@@ -190,7 +204,12 @@ const (
 	kindLocal
 )
 
-var scpLike = regexp.MustCompile(`^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/\\]`)
+// scpLike matches git's scp-like ssh syntax, [user@]host:path (the path may be absolute), but
+// not a Windows drive letter (C:\x, C:/x).
+var (
+	scpLike     = regexp.MustCompile(`^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^\\]`)
+	driveLetter = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
+)
 
 // classify tells a URL or bare repository (cloned) from a local checkout.
 func classify(repo string) (repoKind, string, error) {
@@ -203,13 +222,15 @@ func classify(repo string) (repoKind, string, error) {
 			return 0, "", fmt.Errorf("repo %s: not a URL: %w", redactURL(repo), errors.Unwrap(err))
 		}
 		switch u.Scheme {
-		case "https", "http", "ssh", "git", "file", "git+ssh", "ssh+git":
+		case "https", "http", "ssh", "git", "file":
 			return kindURL, repo, nil
+		case "git+ssh", "ssh+git": // git's old spellings of ssh://; go-git knows only ssh
+			return kindURL, "ssh" + repo[len(u.Scheme):], nil
 		}
 		return 0, "", fmt.Errorf("repo %s: scheme %q is not supported (use https, ssh, file or a path)", redactURL(repo), u.Scheme)
 	}
 	if _, err := os.Stat(repo); err != nil {
-		if scpLike.MatchString(repo) {
+		if scpLike.MatchString(repo) && !driveLetter.MatchString(repo) {
 			return kindURL, repo, nil
 		}
 		return 0, "", fmt.Errorf("repo %s: %w", repo, err)
@@ -286,34 +307,9 @@ func (r *Repo) setRemoteURL(raw string) error {
 			r.auth = &githttp.BasicAuth{Username: name, Password: a.Token}
 		}
 	case "ssh":
-		user := ep.User
-		if user == "" {
-			user = "git"
-		}
-		var pk *gitssh.PublicKeys
-		switch {
-		case len(a.SSHKey) > 0:
-			pk, err = gitssh.NewPublicKeys(user, a.SSHKey, a.SSHKeyPassphrase)
-		case a.SSHKeyFile != "":
-			pk, err = gitssh.NewPublicKeysFromFile(user, a.SSHKeyFile, a.SSHKeyPassphrase)
-		}
+		r.auth, err = sshAuth(ep, a)
 		if err != nil {
-			return fmt.Errorf("reading ssh key %s: %w", a.SSHKeyFile, err)
-		}
-		cb, err := gitssh.NewKnownHostsCallback(a.KnownHosts...)
-		if err != nil {
-			return fmt.Errorf("reading known_hosts %v: %w (ssh host keys are always checked)", a.KnownHosts, err)
-		}
-		if pk != nil {
-			pk.HostKeyCallback = cb
-			r.auth = pk
-		} else {
-			agent, err := gitssh.NewSSHAgentAuth(user)
-			if err != nil {
-				return fmt.Errorf("ssh remote %s: no key file given and no ssh agent: %w", clean, err)
-			}
-			agent.HostKeyCallback = cb
-			r.auth = agent
+			return fmt.Errorf("ssh remote %s: %w", clean, err)
 		}
 	}
 	return nil
@@ -415,7 +411,7 @@ func (r *Repo) fetchRef(ctx context.Context, src, dst plumbing.ReferenceName, de
 	case errors.Is(err, gogit.NoMatchingRefSpecError{}):
 		return fmt.Errorf("fetching %s from %s: %w", src.Short(), r.display, ErrBranchNotFound)
 	default:
-		return fmt.Errorf("fetching %s from %s: %w", src.Short(), r.display, err)
+		return fmt.Errorf("fetching %s from %s: %w", src.Short(), r.display, explainSSHAuth(err, r.auth))
 	}
 	r.opts.Logger.Debug("fetched", "ref", src.Short(), "remote", r.display, "depth", depth)
 	if !setTip {
