@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench bench-bump demo fuzz stress docs clean
+.PHONY: help build tools test lint bench bench-go bench-bump demo fuzz stress docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -73,7 +73,10 @@ fuzz: ## run each fuzz target for FUZZTIME (a duration, or Nx executions; CI: 10
 stress: tools ## the reliability suite's long form (FERRY_STRESS=1: more rounds, seeds and kill points)
 	FERRY_STRESS=1 $(GO) test -count=1 -timeout 60m -v ./internal/reliability/
 
-bench: tools ## run the benchmarks
+bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
+	./scripts/bench.sh
+
+bench-go: ## the in-process Go micro-benchmarks (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 bench-bump: ## ferry bump against the git CLI on a 20,000-file config repo (wall time, peak RSS)

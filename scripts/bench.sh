@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The side-by-side benchmarks behind `make bench`. Each section runs ferry and the tool a user
+# would otherwise run on the same generated world, interleaved round by round, and writes its
+# figures (medians, ratios, the command lines) between its markers in docs/benchmarks.md,
+# leaving the rest of the document alone:
+#
+#   tags          ferry tags (semver, winner verified) against crane ls, 5,000 tags
+#   newest-build  ferry tags --newest-build over 500 tags, cold and warm cache, against scans
+#                 that fetch every config blob; requests counted at the registry
+#   set-image     ferry set-image against kustomize edit set image in each overlay, 10,000 files
+#   watch         ferry watch --once, 200 images × 3 environments against 1 × 3
+#
+#   scripts/bench.sh                   # every section (3–5 minutes on 2 cores)
+#   scripts/bench.sh watch tags        # some sections
+#   RUNS=3 scripts/bench.sh            # runs per command (default: per section, 3 to 21)
+#   DOC=/tmp/b.md scripts/bench.sh     # write elsewhere
+#
+# Needs crane and kustomize in $FERRY_TOOLS_DIR (make tools) and GNU time at /usr/bin/time
+# (Debian's `time`, installed here when missing and apt-get can), for peak RSS.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+tools=${FERRY_TOOLS_DIR:-$root/.tools/bin}
+doc=${DOC:-$root/docs/benchmarks.md}
+sections=("$@")
+((${#sections[@]})) || sections=(tags newest-build set-image watch)
+
+for t in crane kustomize; do
+	[[ -x $tools/$t ]] || { echo "bench: $t not found in $tools (make tools)" >&2; exit 1; }
+done
+if [[ ! -x /usr/bin/time ]]; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		echo "bench: installing Debian's time for peak RSS" >&2
+		apt-get install -y -q time >/dev/null
+	else
+		echo "bench: /usr/bin/time not found (apt-get install time)" >&2
+		exit 1
+	fi
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+make -s build >/dev/null
+go build -o "$work/benchtool" ./internal/benchtool
+
+for s in "${sections[@]}"; do
+	echo "bench: $s" >&2
+	start=$(date +%s)
+	"$work/benchtool" "$s" -ferry bin/ferry -tools "$tools" ${RUNS:+-runs "$RUNS"} -out "$work/$s.md"
+	"$work/benchtool" splice -doc "$doc" "$s=$work/$s.md"
+	echo "bench: $s done in $(($(date +%s) - start)) s, written to ${doc#"$root"/}" >&2
+done
