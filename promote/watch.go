@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote/config"
@@ -33,20 +34,44 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		return nil, err
 	}
 
-	chosen := map[string]target{}
+	// Images are selected concurrently (a bounded number at a time): each selection is mostly
+	// waiting on the registry. Policies and verifiers are built first, in order; what each
+	// selection found is reported afterwards in ferry.yaml's order, so output is stable.
+	var jobs []*selectJob
 	for i := range r.cfg.Images {
 		img := &r.cfg.Images[i]
 		if !inShard(img.Name, w.Shard, w.Shards) || !usedBy(img.Name, runs) {
 			continue
 		}
-		t, err := r.selectImage(ctx, img, envs)
+		j, err := r.selectJobFor(ctx, img)
+		if err != nil {
+			return r.res, err
+		}
+		jobs = append(jobs, j)
+	}
+	sem := make(chan struct{}, watchConcurrency)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			j.sel, j.err = r.reg.Select(ctx, j.opts)
+		}()
+	}
+	wg.Wait()
+
+	chosen := map[string]target{}
+	for _, j := range jobs {
+		t, err := r.reportSelection(j, envs)
 		if err != nil {
 			if errors.Is(err, registry.ErrNothingQualifies) {
 				continue // already reported as skips
 			}
 			return r.res, err
 		}
-		chosen[img.Name] = t
+		chosen[j.img.Name] = t
 	}
 
 	var targets []target
@@ -104,21 +129,39 @@ func (r *runner) groupForBranches(env *config.Environment, ts []target) []branch
 	return gs
 }
 
-// selectImage asks the registry for the newest candidate that passes policy and verification.
-func (r *runner) selectImage(ctx context.Context, img *config.Image, envs []*config.Environment) (target, error) {
+// watchConcurrency bounds the images selected at once in a watch cycle. Each registry host
+// still has its own concurrency and rate limits in the registry client.
+const watchConcurrency = 8
+
+// selectJob is one image's selection in a watch cycle.
+type selectJob struct {
+	img  *config.Image
+	opts registry.SelectOptions
+	sel  *registry.Selection
+	err  error
+}
+
+// selectJobFor prepares img's selection: its policy, verifier and platforms.
+func (r *runner) selectJobFor(ctx context.Context, img *config.Image) (*selectJob, error) {
 	p, err := r.policyFor(img)
 	if err != nil {
-		return target{}, err
+		return nil, err
 	}
 	v, err := r.verifierFor(ctx, img)
 	if err != nil {
-		return target{}, err
+		return nil, err
 	}
 	opts := registry.SelectOptions{Repository: img.Repository, Policy: p, Platforms: img.Platforms}
 	if v != nil {
 		opts.Verifier = v
 	}
-	sel, err := r.reg.Select(ctx, opts)
+	return &selectJob{img: img, opts: opts}, nil
+}
+
+// reportSelection records what a selection passed over (and, in a dry run, its plan) and
+// returns the chosen target.
+func (r *runner) reportSelection(j *selectJob, envs []*config.Environment) (target, error) {
+	img, sel, err := j.img, j.sel, j.err
 	var none *registry.NoQualifyingTagError
 	if errors.As(err, &none) {
 		sel = none.Selection
