@@ -227,6 +227,7 @@ func (r *runner) verifierFor(ctx context.Context, img *config.Image) (*registry.
 	}
 	v, err := registry.NewVerifier(entries,
 		registry.WithRemoteOptions(r.reg.RemoteOptions(ctx)...),
+		registry.WithRemoteOptionsFor(r.reg.RemoteOptionsFor),
 		registry.WithLogger(r.log.With("image", img.Name)))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)

@@ -345,6 +345,17 @@ func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	}
 }
 
+// RemoteOptionsFor is RemoteOptions with repo's authenticated transport: requests for repo
+// (a verifier's signature fetches) reuse the handshake the client made for it, instead of
+// pinging the registry and fetching a token again.
+func (c *Client) RemoteOptionsFor(ctx context.Context, repo name.Repository) ([]remote.Option, error) {
+	rt, err := c.transportFor(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	return append(c.RemoteOptions(ctx), remote.WithTransport(rt)), nil
+}
+
 // transportFor returns the authenticated transport for repo, pinging the registry and fetching
 // a pull token once per repository per Client.
 func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {

@@ -43,7 +43,9 @@ const emptyConfigType = "application/vnd.oci.empty.v1+json"
 type Verifier struct {
 	entries []*verifyEntry
 	remote  []remote.Option
-	log     *slog.Logger
+	// remoteFor adds options for one repository (the client's authenticated transport).
+	remoteFor func(context.Context, name.Repository) ([]remote.Option, error)
+	log       *slog.Logger
 
 	publicGood     func() (root.TrustedMaterial, error)
 	publicGoodOnce sync.Once
@@ -66,6 +68,13 @@ type VerifierOption func(*Verifier)
 // added per call) used to fetch signatures.
 func WithRemoteOptions(opts ...remote.Option) VerifierOption {
 	return func(v *Verifier) { v.remote = append(v.remote, opts...) }
+}
+
+// WithRemoteOptionsFor adds, per call, options for the repository being verified: the registry
+// client's RemoteOptionsFor, so that signature requests reuse the connection handshake (ping
+// and token) the client already made for that repository.
+func WithRemoteOptionsFor(f func(context.Context, name.Repository) ([]remote.Option, error)) VerifierOption {
+	return func(v *Verifier) { v.remoteFor = f }
 }
 
 // WithLogger sets where warnings go (the insecure-ignore-tlog warning, among others). The
@@ -241,6 +250,13 @@ func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, 
 		return nil, refuse(ReasonWrongSigner, "bad digest", err)
 	}
 	ropts := append(append([]remote.Option{}, v.remote...), remote.WithContext(ctx))
+	if v.remoteFor != nil {
+		extra, err := v.remoteFor(ctx, ref.Context())
+		if err != nil {
+			return nil, refuse(ReasonRegistryError, "connecting to the registry: "+err.Error(), err)
+		}
+		ropts = append(ropts, extra...)
+	}
 
 	var problems []string
 	var errs []error

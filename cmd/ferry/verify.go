@@ -158,7 +158,7 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...))
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...), registry.WithRemoteOptionsFor(client.RemoteOptionsFor))
 	if err != nil {
 		return err
 	}
