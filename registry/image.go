@@ -298,6 +298,12 @@ func (c *Client) created(ctx context.Context, repo name.Repository, dgst string)
 	if err != nil {
 		return time.Time{}, err
 	}
+	return c.createdOf(ctx, repo, m)
+}
+
+// createdOf reads the created time of the image (or index) m, caching it by m's digest.
+func (c *Client) createdOf(ctx context.Context, repo name.Repository, m *manifest) (time.Time, error) {
+	dgst := m.digest
 	if !m.mediaType.IsIndex() {
 		f, err := c.imageFacts(ctx, repo, m)
 		if err != nil {
@@ -438,4 +444,33 @@ func getBounded(ctx context.Context, rt http.RoundTripper, url, accept string, l
 		return nil, nil, fmt.Errorf("%s larger than %d bytes", what, limit)
 	}
 	return raw, resp.Header, nil
+}
+
+// tagCreated resolves a tag's digest and created time with as few requests as the cache allows.
+// A tag seen before (the cache remembers the digest it last had) costs one HEAD to confirm its
+// digest (none on an immutableTags host), and nothing more when that digest is cached. A tag
+// never seen costs a manifest GET by tag, which gives the digest too, and the config blob: no
+// HEAD first.
+func (c *Client) tagCreated(ctx context.Context, repo name.Repository, tag string) (string, time.Time, error) {
+	ref := repo.Tag(tag)
+	if last, seen := c.cache.readTag(repo.Name(), tag); seen {
+		d, err := c.digest(ctx, ref)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		t, err := c.created(ctx, repo, d)
+		if err == nil && d != last {
+			err = c.cache.writeTag(repo.Name(), tag, d)
+		}
+		return d, t, err
+	}
+	m, err := c.getManifest(ctx, ref)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	t, err := c.createdOf(ctx, repo, m)
+	if err != nil {
+		return m.digest, time.Time{}, err
+	}
+	return m.digest, t, c.cache.writeTag(repo.Name(), tag, m.digest)
 }

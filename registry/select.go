@@ -310,10 +310,7 @@ func (c *Client) createdTimes(ctx context.Context, repo name.Repository, p *poli
 			}
 			defer func() { <-sem }()
 			r := result{tag: tag}
-			r.digest, r.err = c.digest(ctx, repo.Tag(tag))
-			if r.err == nil {
-				r.created, r.err = c.created(ctx, repo, r.digest)
-			}
+			r.digest, r.created, r.err = c.tagCreated(ctx, repo, tag)
 			results[i] = r
 		}()
 	}
