@@ -24,28 +24,9 @@ import (
 	"github.com/ferryhq/ferry/registry"
 )
 
-// One real Gitea serves this package's pull-request tests. It starts on first use, so the
-// tests that need no forge run without it, and TestMain stops it after the last test.
-var (
-	giteaSrv  *giteatest.Server
-	giteaOnce sync.Once
-	giteaErr  error
-)
-
-func startGitea(t *testing.T) *giteatest.Server {
-	t.Helper()
-	giteaOnce.Do(func() { giteaSrv, giteaErr = giteatest.StartServer() })
-	if giteaErr != nil {
-		t.Fatal(giteaErr)
-	}
-	return giteaSrv
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if giteaSrv != nil {
-		giteaSrv.Stop()
-	}
+	giteatest.StopShared()
 	os.Exit(code)
 }
 
@@ -115,7 +96,7 @@ type prSetup struct {
 // and an assignee, and pushes the config repo's main into it.
 func newPRWorld(t *testing.T, s prSetup) *prWorld {
 	t.Helper()
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	p := &prWorld{srv: srv, log: &syncBuffer{}}
 	p.repo = srv.CreateRepo(t, "config")
 	p.reviewer = srv.CreateUser(t, "rita")

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 
 	"code.gitea.io/sdk/gitea"
@@ -12,23 +11,6 @@ import (
 	"github.com/ferryhq/ferry/promote/forge/giteatest"
 	"github.com/ferryhq/ferry/promote/promotetest"
 )
-
-// One real Gitea serves this package's pull-request tests; it starts on first use and
-// TestMain stops it.
-var (
-	giteaSrv  *giteatest.Server
-	giteaOnce sync.Once
-	giteaErr  error
-)
-
-func startGitea(t *testing.T) *giteatest.Server {
-	t.Helper()
-	giteaOnce.Do(func() { giteaSrv, giteaErr = giteatest.StartServer() })
-	if giteaErr != nil {
-		t.Fatal(giteaErr)
-	}
-	return giteaSrv
-}
 
 // cliPRYAML has no soak gate: the CLI has no clock to move.
 const cliPRYAML = `images:
@@ -70,7 +52,7 @@ git:
 // tokens in GITEA_TOKEN and FERRY_GIT_TOKEN and debug logging, and checks the JSON result,
 // a repeated run, --wait with a timeout, a forbidden token, and that no token is ever printed.
 func TestPromotePullRequestCLI(t *testing.T) {
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	repo := srv.CreateRepo(t, "cli")
 	w := promotetest.New(t, map[string]string{
 		"ferry.yaml":                   strings.ReplaceAll(cliPRYAML, "{{GITEA}}", srv.URL),

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +19,9 @@ import (
 	"github.com/ferryhq/ferry/promote/forge/giteatest"
 )
 
-// One real Gitea is shared by this package's tests (start-up migrates a database). It starts
-// on first use, so tests that need no forge run without it, and stops after the last test.
-var (
-	srv     *giteatest.Server
-	srvOnce sync.Once
-	srvErr  error
-)
-
-func startGitea(t *testing.T) *giteatest.Server {
-	t.Helper()
-	srvOnce.Do(func() { srv, srvErr = giteatest.StartServer() })
-	if srvErr != nil {
-		t.Fatal(srvErr)
-	}
-	return srv
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if srv != nil {
-		srv.Stop()
-	}
+	giteatest.StopShared()
 	os.Exit(code)
 }
 
@@ -83,7 +63,7 @@ func newGitea(t *testing.T, repo giteatest.Repo, token string) forge.Forge {
 // pulls lists every pull request of repo in the given state, straight from the API.
 func pulls(t *testing.T, repo giteatest.Repo, state gitea.StateType) []*gitea.PullRequest {
 	t.Helper()
-	c, err := srv.Client()
+	c, err := giteatest.Shared(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +79,7 @@ func pulls(t *testing.T, repo giteatest.Repo, state gitea.StateType) []*gitea.Pu
 // asks again, a bounded number of times.
 func merge(t *testing.T, repo giteatest.Repo, number int) {
 	t.Helper()
-	c, err := srv.Client()
+	c, err := giteatest.Shared(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +107,7 @@ type prView struct {
 
 func view(t *testing.T, repo giteatest.Repo, number int) prView {
 	t.Helper()
-	c, err := srv.Client()
+	c, err := giteatest.Shared(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +128,7 @@ func view(t *testing.T, repo giteatest.Repo, number int) prView {
 }
 
 func TestGiteaPullRequestLifecycle(t *testing.T) {
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	ctx := context.Background()
 	repo := srv.CreateRepo(t, "lifecycle")
 	reviewer := srv.CreateUser(t, "rita")
@@ -178,7 +158,7 @@ func TestGiteaPullRequestLifecycle(t *testing.T) {
 	if diff := cmp.Diff(want, view(t, repo, first.Number)); diff != "" {
 		t.Errorf("opened pull request (-want +got):\n%s", diff)
 	}
-	c, err := srv.Client()
+	c, err := giteatest.Shared(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +229,7 @@ func TestGiteaPullRequestLifecycle(t *testing.T) {
 }
 
 func TestGiteaWaitTimeout(t *testing.T) {
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	repo := srv.CreateRepo(t, "timeout")
 	co := clone(t, repo)
 	f := newGitea(t, repo, srv.Token)
@@ -265,7 +245,7 @@ func TestGiteaWaitTimeout(t *testing.T) {
 }
 
 func TestGiteaDraftAndAutoMerge(t *testing.T) {
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	ctx := context.Background()
 	repo := srv.CreateRepo(t, "automerge")
 	co := clone(t, repo)
@@ -301,7 +281,7 @@ func TestGiteaDraftAndAutoMerge(t *testing.T) {
 }
 
 func TestGiteaErrors(t *testing.T) {
-	srv := startGitea(t)
+	srv := giteatest.Shared(t)
 	repo := srv.CreateRepo(t, "errors")
 	co := clone(t, repo)
 	co.pushBranch("ferry/prod/api", "prod.yaml", "api 3.0.0")

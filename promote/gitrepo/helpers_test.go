@@ -2,10 +2,8 @@ package gitrepo
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,27 +35,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// git runs the git CLI in dir and returns its trimmed stdout; it fails the test on error.
-func git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := gitErr(dir, args...)
-	if err != nil {
-		t.Fatalf("git %s (in %s): %v", strings.Join(args, " "), dir, err)
-	}
-	return out
-}
-
-func gitErr(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-}
+// git and gitErr run the git CLI in dir (see gittest).
+var (
+	git    = gittest.Git
+	gitErr = gittest.GitErr
+)
 
 // newBare makes a bare repository whose main branch holds files in one commit, with every ref
 // update logged and non-fast-forward pushes to main refused (so a forced push would fail the

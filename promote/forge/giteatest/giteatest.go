@@ -77,6 +77,31 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Shared returns one Gitea for the whole test binary, started on first use (start-up migrates
+// a database, so packages share one server); call StopShared from TestMain after m.Run. Tests
+// that need no forge never start it.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = StartServer() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+// StopShared stops the server Shared started, if it did.
+func StopShared() {
+	if shared != nil {
+		shared.Stop()
+	}
+}
+
+var (
+	shared     *Server
+	sharedOnce sync.Once
+	sharedErr  error
+)
+
 // StartServer starts a Gitea; call Stop when done. For TestMain, which has no testing.TB.
 func StartServer() (*Server, error) {
 	bin, err := findGitea()
@@ -87,16 +112,22 @@ func StartServer() (*Server, error) {
 	if _, err := os.Stat(filepath.Join(src, "templates")); err != nil {
 		return nil, fmt.Errorf("giteatest: Gitea's source tree %s (its STATIC_ROOT_PATH) is missing: run `make tools`", src)
 	}
-	dir, err := os.MkdirTemp("", "ferry-gitea-")
-	if err != nil {
-		return nil, fmt.Errorf("giteatest: %w", err)
-	}
-	s := &Server{Dir: dir, bin: bin, ini: filepath.Join(dir, "custom", "conf", "app.ini"), Password: randomHex(12) + "aA1!"}
-	if err := s.start(src); err != nil {
+	// The port is chosen before the database is migrated, so another test binary starting its
+	// own Gitea meanwhile may take it; this server then fails to bind and exits, and a fresh
+	// start on another port follows.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		dir, err := os.MkdirTemp("", "ferry-gitea-")
+		if err != nil {
+			return nil, fmt.Errorf("giteatest: %w", err)
+		}
+		s := &Server{Dir: dir, bin: bin, ini: filepath.Join(dir, "custom", "conf", "app.ini"), Password: randomHex(12) + "aA1!"}
+		if lastErr = s.start(src); lastErr == nil {
+			return s, nil
+		}
 		s.Stop()
-		return nil, err
 	}
-	return s, nil
+	return nil, lastErr
 }
 
 func (s *Server) start(src string) error {
@@ -157,7 +188,14 @@ func (s *Server) waitReady(limit time.Duration) error {
 			return fmt.Errorf("giteatest: gitea exited during start-up:\n%s", s.logTail())
 		default:
 		}
-		resp, err := http.Get(s.URL + "/api/v1/version")
+		// Ask as this server's admin: a Gitea another test binary started on the same port
+		// answers /api/v1/version too, but does not know this token.
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/user", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "token "+s.Token)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
