@@ -285,7 +285,9 @@ func TestSelectNewestBuild(t *testing.T) {
 	if diff := cmp.Diff(map[registrytest.Kind]int{registrytest.Ping: 1, registrytest.TagList: 1, registrytest.ManifestHead: 5, registrytest.ManifestGet: 1, registrytest.BlobGet: 1}, s.Counts()); diff != "" {
 		t.Errorf("moved-tag requests (-want +got):\n%s", diff)
 	}
-	sel = run()
+	if sel = run(); sel.Chosen.Tag != "main-1" {
+		t.Errorf("warm chosen after the move %+v", sel.Chosen)
+	}
 	if diff := cmp.Diff(map[registrytest.Kind]int{registrytest.Ping: 1, registrytest.TagList: 1, registrytest.ManifestHead: 5}, s.Counts()); diff != "" {
 		t.Errorf("warm requests after the move (-want +got):\n%s", diff)
 	}
