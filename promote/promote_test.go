@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/forge"
 	"github.com/ferryhq/ferry/promote/gitrepo"
 	"github.com/ferryhq/ferry/promote/gitrepo/gittest"
 	"github.com/ferryhq/ferry/promote/promotetest"
@@ -393,5 +394,39 @@ func TestPullRequestBranchOverPlainHTTPRemote(t *testing.T) {
 	want := []promote.PullRequest{{Environment: "prod", Branch: "ferry/prod/from-staging"}}
 	if diff := cmp.Diff(want, res.PullRequests); diff != "" {
 		t.Errorf("pull requests (-want +got):\n%s", diff)
+	}
+}
+
+// A GitHub App configured in Options reaches the forge instead of the token.
+func TestGitHubAppReachesTheForge(t *testing.T) {
+	const cfg = `images:
+  - name: api
+    repository: {{REG}}/acme/api
+    policy: {semver: ">=1.0.0 <2.0.0"}
+    verify: [{key: keys/api.pub}]
+environments:
+  - {name: dev, path: envs/dev, source: registry, write: pull-request}
+git:
+  branch: main
+  pullRequest: {provider: github, url: "http://127.0.0.1:9/api/v3"}
+`
+	w := promotetest.New(t, map[string]string{"ferry.yaml": cfg})
+	// An HTTP remote with an owner/repo path, as a forge's would be.
+	root := t.TempDir()
+	promotetest.Git(t, "", "clone", "-q", "--bare", w.Bare, filepath.Join(root, "acme", "config.git"))
+	srv := gittest.ServeHTTP(t, root, "ferry", "git-token")
+	errStop := errors.New("stop here")
+	var got forge.Config
+	opts := w.Options()
+	opts.Repo = srv.URL + "/acme/config.git"
+	opts.GitAuth = gitrepo.Auth{Username: "ferry", Token: "git-token"}
+	opts.GitHubApp = promote.GitHubApp{AppID: 7, InstallationID: 99, PrivateKeyPath: "/keys/app.pem"}
+	opts.ForgeToken = func(string) string { return "a-token-that-must-not-be-used" }
+	opts.NewForge = func(c forge.Config) (forge.Forge, error) { got = c; return nil, errStop }
+	if res, err := promote.Watch(context.Background(), opts, promote.WatchOptions{}); !errors.Is(err, errStop) {
+		t.Fatalf("watch: %v, want the forge to be asked for; result %+v", err, res)
+	}
+	if got.AppID != 7 || got.InstallationID != 99 || got.PrivateKeyPath != "/keys/app.pem" || got.Token != "" {
+		t.Errorf("forge config = %+v, want the App and no token", got)
 	}
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// ForgeToken returns the API token for a provider (github, gitlab, gitea); the CLI reads
 	// it from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN. Tokens are never printed.
 	ForgeToken func(provider string) string
+	// GitHubApp, when its fields are set, authenticates GitHub API calls as a GitHub App
+	// installation (ferry mints installation tokens) instead of ForgeToken.
+	GitHubApp GitHubApp
 	// Wait, when positive, waits up to this long for each pull request to be merged or closed
 	// (promote --wait); WaitPoll is the polling interval (default 10s).
 	Wait, WaitPoll time.Duration
@@ -57,6 +60,12 @@ type Options struct {
 	Now func() time.Time
 	// Log receives progress and warnings; nil discards them.
 	Log *slog.Logger
+}
+
+// GitHubApp names a GitHub App installation and the app's PEM private key file.
+type GitHubApp struct {
+	AppID, InstallationID int64
+	PrivateKeyPath        string
 }
 
 // ErrRefused is wrapped by errors returned when verification refused an image the user asked

@@ -296,7 +296,9 @@ func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 	case err != nil:
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	if r.opts.ForgeToken != nil {
+	if app := r.opts.GitHubApp; provider == forge.GitHub && app.AppID != 0 {
+		cfg.AppID, cfg.InstallationID, cfg.PrivateKeyPath = app.AppID, app.InstallationID, app.PrivateKeyPath
+	} else if r.opts.ForgeToken != nil {
 		cfg.Token = r.opts.ForgeToken(provider)
 	}
 	newForge := r.opts.NewForge

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -51,6 +52,11 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 		SigningPassphrase: os.Getenv("FERRY_SIGNING_PASSPHRASE"),
 		Wait:              c.Duration("wait"),
 	}
+	app, err := githubAppFromEnv()
+	if err != nil {
+		return opts, err
+	}
+	opts.GitHubApp = app
 	if dir := c.String("cache-dir"); dir != "" {
 		opts.RegistryOptions = append(opts.RegistryOptions, registry.WithCacheDir(dir))
 	}
@@ -84,6 +90,24 @@ func gitAuthFromEnv() gitrepo.Auth {
 		}
 	}
 	return a
+}
+
+// githubAppFromEnv reads a GitHub App installation from FERRY_GITHUB_APP_ID,
+// FERRY_GITHUB_APP_INSTALLATION_ID and FERRY_GITHUB_APP_PRIVATE_KEY_FILE; all three or none.
+func githubAppFromEnv() (promote.GitHubApp, error) {
+	id, inst, key := os.Getenv("FERRY_GITHUB_APP_ID"), os.Getenv("FERRY_GITHUB_APP_INSTALLATION_ID"), os.Getenv("FERRY_GITHUB_APP_PRIVATE_KEY_FILE")
+	if id == "" && inst == "" && key == "" {
+		return promote.GitHubApp{}, nil
+	}
+	if id == "" || inst == "" || key == "" {
+		return promote.GitHubApp{}, usageError("a GitHub App needs FERRY_GITHUB_APP_ID, FERRY_GITHUB_APP_INSTALLATION_ID and FERRY_GITHUB_APP_PRIVATE_KEY_FILE")
+	}
+	appID, err1 := strconv.ParseInt(id, 10, 64)
+	instID, err2 := strconv.ParseInt(inst, 10, 64)
+	if err1 != nil || err2 != nil {
+		return promote.GitHubApp{}, usageError("FERRY_GITHUB_APP_ID and FERRY_GITHUB_APP_INSTALLATION_ID are numbers")
+	}
+	return promote.GitHubApp{AppID: appID, InstallationID: instID, PrivateKeyPath: key}, nil
 }
 
 // forgeToken returns the API token for provider from its conventional variable

@@ -158,3 +158,17 @@ func TestWatchIntervalStopsBetweenCycles(t *testing.T) {
 		t.Errorf("no word of stopping:\n%s", errb.String())
 	}
 }
+
+func TestGitHubAppFromEnv(t *testing.T) {
+	t.Setenv("FERRY_GITHUB_APP_ID", "7")
+	t.Setenv("FERRY_GITHUB_APP_INSTALLATION_ID", "99")
+	t.Setenv("FERRY_GITHUB_APP_PRIVATE_KEY_FILE", "/keys/app.pem")
+	app, err := githubAppFromEnv()
+	if err != nil || app != (promote.GitHubApp{AppID: 7, InstallationID: 99, PrivateKeyPath: "/keys/app.pem"}) {
+		t.Errorf("githubAppFromEnv = %+v, %v", app, err)
+	}
+	t.Setenv("FERRY_GITHUB_APP_INSTALLATION_ID", "")
+	if code, _, errOut := runCLI(t, "watch", "--repo", t.TempDir()); code != exitUsage || !strings.Contains(errOut, "FERRY_GITHUB_APP_INSTALLATION_ID") {
+		t.Errorf("a partial GitHub App: exit %d\n%s", code, errOut)
+	}
+}
