@@ -73,15 +73,14 @@ fuzz: ## run each fuzz target for FUZZTIME (a duration, or Nx executions; CI: 10
 stress: tools ## the reliability suite's long form (FERRY_STRESS=1: more rounds, seeds and kill points)
 	FERRY_STRESS=1 $(GO) test -count=1 -timeout 60m -v ./internal/reliability/
 
-bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (ferry against crane, kustomize…); writes docs/benchmarks.md
+bench: $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane ## side-by-side benchmarks (ferry against crane, kustomize, the git CLI…); writes docs/benchmarks.md
 	./scripts/bench.sh
 
 bench-go: ## the in-process Go micro-benchmarks (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-bump: ## ferry bump against the git CLI on a 20,000-file config repo (wall time, peak RSS)
-	@test -x /usr/bin/time || { echo "bench-bump needs Debian's time: apt-get install -y time" >&2; exit 1; }
-	./scripts/bench-bump.sh
+bench-bump: ## only the Git write-back section of make bench (ferry bump against the git CLI)
+	./scripts/bench.sh bump
 
 demo: build ## the main job end to end on loopback: registry, signed images, config repo (ferry demo)
 	@./bin/ferry demo

@@ -9,6 +9,8 @@
 #                 that fetch every config blob; requests counted at the registry
 #   set-image     ferry set-image against kustomize edit set image in each overlay, 10,000 files
 #   watch         ferry watch --once, 200 images × 3 environments against 1 × 3
+#   bump          ferry bump against the git CLI (clone, edit, commit, push) on a 20,000-file
+#                 config repo: wall time and peak RSS (scripts/bench-bump.sh)
 #
 #   scripts/bench.sh                   # every section (3–5 minutes on 2 cores)
 #   scripts/bench.sh watch tags        # some sections
@@ -24,7 +26,7 @@ cd "$root"
 tools=${FERRY_TOOLS_DIR:-$root/.tools/bin}
 doc=${DOC:-$root/docs/benchmarks.md}
 sections=("$@")
-((${#sections[@]})) || sections=(tags newest-build set-image watch)
+((${#sections[@]})) || sections=(tags newest-build set-image watch bump)
 
 for t in crane kustomize; do
 	[[ -x $tools/$t ]] || { echo "bench: $t not found in $tools (make tools)" >&2; exit 1; }
@@ -44,10 +46,32 @@ trap 'rm -rf "$work"' EXIT
 make -s build >/dev/null
 go build -o "$work/benchtool" ./internal/benchtool
 
+# bump_section runs scripts/bench-bump.sh and writes its table as a markdown section.
+bump_section() {
+	local out=$1 table
+	table=$(RUNS=${RUNS:-5} "$root/scripts/bench-bump.sh")
+	{
+		echo "## Git write-back: \`ferry bump\` against the git CLI on a 20,000-file config repo"
+		echo
+		echo "Reproduce: \`scripts/bench.sh bump\` (this section alone; \`RUNS=N\` for another run count), or \`make bench\` for every section."
+		echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; commit \`$(git rev-parse --short HEAD)\`, $(go env GOVERSION). Medians of ${RUNS:-5} runs after a warm-up, commands interleaved; peak RSS from \`/usr/bin/time -f %M\`."
+		echo
+		echo "Each run bumps one image in a bare config repo of 20,003 files: \`ferry bump\` (the real binary: clone, verify, edit, commit, push), the git CLI doing the same (\`git clone --depth 1\`, \`sed\`, \`git commit -a\`, \`git push\`), and, for reference, the git CLI with a sparse checkout of the one directory."
+		echo
+		echo '```text'
+		echo "$table"
+		echo '```'
+	} >"$out"
+}
+
 for s in "${sections[@]}"; do
 	echo "bench: $s" >&2
 	start=$(date +%s)
-	"$work/benchtool" "$s" -ferry bin/ferry -tools "$tools" ${RUNS:+-runs "$RUNS"} -out "$work/$s.md"
+	if [[ $s == bump ]]; then
+		bump_section "$work/$s.md"
+	else
+		"$work/benchtool" "$s" -ferry bin/ferry -tools "$tools" ${RUNS:+-runs "$RUNS"} -out "$work/$s.md"
+	fi
 	"$work/benchtool" splice -doc "$doc" "$s=$work/$s.md"
 	echo "bench: $s done in $(($(date +%s) - start)) s, written to ${doc#"$root"/}" >&2
 done
