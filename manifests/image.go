@@ -170,10 +170,7 @@ func formatRef(repo, tag, digest string) string {
 	return repo
 }
 
-func isRepository(s string) bool {
-	_, err := name.NewRepository(s)
-	return err == nil
-}
+func isRepository(s string) bool { return normalize(s) != "" }
 
 // normalize returns the canonical form of a repository (index.docker.io/library/nginx for
 // nginx), or "" if s is not a repository.
