@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // gitOp classifies a smart-HTTP request.
@@ -49,6 +51,8 @@ type gitServer struct {
 	URL  string
 	root string
 	cgi  *cgi.Handler
+
+	inFlight atomic.Int64 // requests being served (git http-backend may outlive its client)
 
 	mu         sync.Mutex
 	faults     map[gitOp][]gitFault
@@ -108,7 +112,21 @@ func (s *gitServer) inject(op gitOp, f ...gitFault) {
 	s.faults[op] = append(s.faults[op], f...)
 }
 
+// quiesce waits (up to a minute) until no request is being served: after its client is
+// killed, git http-backend finishes (or abandons) the request on its own, cleaning up as it
+// goes.
+func (s *gitServer) quiesce(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); s.inFlight.Load() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the git server is still serving %d requests a minute after the client died", s.inFlight.Load())
+		}
+	}
+}
+
 func (s *gitServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	op := classifyGit(r)
 	s.mu.Lock()
 	s.seen[op]++

@@ -130,6 +130,7 @@ func TestKillDuringWatch(t *testing.T) {
 			w.reg.ClearFaults()
 			w.reg.SetLatency(0)
 			srv.setHooks(nil, nil)
+			srv.quiesce(t) // the remote's own work on a request ferry abandoned ends first
 
 			checkState := func(stage string) {
 				t.Helper()

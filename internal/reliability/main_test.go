@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,6 +148,9 @@ func lockFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	var locks []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while we walked (git's own temporary object directories)
+		}
 		if err != nil {
 			return err
 		}
