@@ -48,7 +48,7 @@ func TestKillDuringWatch(t *testing.T) {
 		{name: "after the remote applied the push", git: opReceivePack, applied: true},
 	}
 	for i := range iters(3, 20) {
-		points = append(points, killPoint{name: fmt.Sprintf("at random %d", i), after: time.Duration(rand.N(500)) * time.Millisecond})
+		points = append(points, killPoint{name: fmt.Sprintf("at random %d", i), after: time.Duration(1+rand.N(500)) * time.Millisecond}) // 0 would mean "no timed kill"
 	}
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
