@@ -401,6 +401,14 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	if r, t, d := splitRef(spelled); r != spelled || t != "" || d != "" {
 		return
 	}
+	// A map with a field bound by a marker is left to its markers, as Flux's setters do: the
+	// map rule would otherwise add a tag on the next run to a map whose repository a marker
+	// had just filled in.
+	for _, n := range []*yaml.Node{repoN, regN, mapValue(m, "tag"), mapValue(m, "digest")} {
+		if n != nil && fc.claimed[n] {
+			return
+		}
+	}
 	w := fc.r.match(spelled)
 	if w == nil {
 		return
@@ -425,9 +433,6 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 		curTag, curDigest = t, d
 	}
 	if fc.r.find {
-		if fc.claimed[repoN] || tagN != nil && fc.claimed[tagN] {
-			return // the markers report it
-		}
 		line := repoN.Line
 		if tagN != nil {
 			line = tagN.Line
@@ -442,13 +447,11 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 		}
 	}()
 	if nn := w.img.NewName; nn != "" {
-		if regN != nil && !fc.claimed[regN] {
+		if regN != nil {
 			host, rp := splitHost(nn)
 			line.note(fc.set(m.Content[mapPair(m, "registry")], regN, host))
-			if !fc.claimed[repoN] {
-				line.note(fc.set(m.Content[mapPair(m, "repository")], repoN, rp))
-			}
-		} else if !fc.claimed[repoN] {
+			line.note(fc.set(m.Content[mapPair(m, "repository")], repoN, rp))
+		} else {
 			line.note(fc.set(m.Content[mapPair(m, "repository")], repoN, nn))
 		}
 	}
@@ -457,12 +460,12 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 		return
 	}
 	if digN != nil {
-		if t != "" && tagN != nil && !fc.claimed[tagN] {
+		if t != "" && tagN != nil {
 			line.note(fc.set(m.Content[tagI], tagN, t))
 		} else if t != "" && tagN == nil {
 			line.note(fc.insertPairs(m, []kv{{"tag", t}}))
 		}
-		if !fc.claimed[digN] && (d != "" || digN.Value != "") {
+		if d != "" || digN.Value != "" {
 			line.note(fc.set(m.Content[digI], digN, d))
 		}
 		return
@@ -477,7 +480,7 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	}
 	if tagN == nil {
 		line.note(fc.insertPairs(m, []kv{{"tag", v}}))
-	} else if !fc.claimed[tagN] {
+	} else {
 		line.note(fc.set(m.Content[tagI], tagN, v))
 	}
 }
