@@ -134,7 +134,8 @@ func FuzzParseRemote(f *testing.F) {
 					// The same characters may stand elsewhere in the URL (A://0000@0000: the host
 					// is "0000" too); only a secret found nowhere else can leak.
 					rest := strings.Replace(raw, u[0], "", 1)
-					if len(secret) > 3 && !strings.Contains(rest, secret) && strings.Contains(err.Error(), secret) {
+					// A secret holding '@' (A://@000@000) is partly the separator before the host.
+					if len(secret) > 3 && !strings.Contains(secret, "@") && !strings.Contains(rest, secret) && strings.Contains(err.Error(), secret) {
 						t.Errorf("error shows credentials %q: %v", secret, err)
 					}
 				}

@@ -103,7 +103,7 @@ func FormatTrailers(msg string, trailers []Trailer) (string, error) {
 			return "", fmt.Errorf("trailer %s: value %q spans lines; trailers are one line", t.Key, t.Value)
 		}
 	}
-	msg = strings.TrimRight(msg, "\n \t")
+	msg = strings.TrimRight(msg, "\r\n \t")
 	if strings.TrimSpace(msg) == "" {
 		return "", errors.New("commit message is empty: trailers need a subject line before them")
 	}
