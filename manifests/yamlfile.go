@@ -277,11 +277,17 @@ type edit struct {
 
 // applyEdits splices edits into src. Overlapping edits are an internal error.
 func applyEdits(path string, src []byte, edits []edit) ([]byte, error) {
+	// At one offset, a value filled in on its line goes before new lines inserted after it
+	// (both land at the end of a file with no final newline: `digest:` then a new `tag:` line).
+	startsLine := func(t string) bool { return strings.HasPrefix(t, "\n") || strings.HasPrefix(t, "\r\n") }
 	sort.SliceStable(edits, func(i, j int) bool {
 		if edits[i].start != edits[j].start {
 			return edits[i].start < edits[j].start
 		}
-		return edits[i].end < edits[j].end
+		if edits[i].end != edits[j].end {
+			return edits[i].end < edits[j].end
+		}
+		return !startsLine(edits[i].text) && startsLine(edits[j].text)
 	})
 	var out bytes.Buffer
 	out.Grow(len(src) + 256)
