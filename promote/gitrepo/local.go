@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -133,6 +135,15 @@ func (r *Repo) updateWorktree(base, c *object.Commit, ch *Change) string {
 	root := wt.Filesystem.Root()
 	gitDir := st.Filesystem().Root()
 	lockPath := filepath.Join(gitDir, "index.lock")
+	ownerPath := filepath.Join(gitDir, indexLockOwner)
+	clearStaleIndexLock(lockPath, ownerPath)
+	// The owner file says this index.lock is ferry's: if ferry is killed while it holds the
+	// lock (kill -9 leaves it, as it does git's), the next run sees its owner is gone and
+	// removes both. It is written before the lock and removed after it.
+	if err := os.WriteFile(ownerPath, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Sprintf("working tree left alone: %v", err)
+	}
+	defer os.Remove(ownerPath)
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Sprintf("working tree left alone: index is locked (%s exists: another git command is running?)", lockPath)
@@ -288,4 +299,24 @@ func writeFileAtomic(full string, content []byte, perm os.FileMode) (os.FileInfo
 		return nil, err
 	}
 	return os.Stat(full)
+}
+
+// indexLockOwner names the file, beside .git/index.lock, that holds the pid of the ferry that
+// took the lock.
+const indexLockOwner = "ferry-index-lock.pid"
+
+// clearStaleIndexLock removes an index.lock that a ferry process took and never released
+// (it was killed), and the owner file: only when the owner file names a process that no longer
+// exists. A lock another git command holds has no owner file and is never touched.
+func clearStaleIndexLock(lockPath, ownerPath string) {
+	b, err := os.ReadFile(ownerPath)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err == nil && pid > 0 && processAlive(pid) {
+		return
+	}
+	_ = os.Remove(lockPath)
+	_ = os.Remove(ownerPath)
 }

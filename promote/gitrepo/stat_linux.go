@@ -21,3 +21,9 @@ func fillStat(e *index.Entry, fi os.FileInfo) {
 	e.Dev, e.Inode = uint32(st.Dev), uint32(st.Ino)
 	e.UID, e.GID = st.Uid, st.Gid
 }
+
+// processAlive reports whether a process with this pid exists (signal 0 probes it).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}

@@ -9,3 +9,6 @@ import (
 )
 
 func fillStat(*index.Entry, os.FileInfo) {}
+
+// processAlive cannot tell here, so a stale lock is never cleared: it reports true.
+func processAlive(int) bool { return true }
