@@ -285,15 +285,15 @@ func (fc *fileCtx) set(key, n *yaml.Node, v string) (int, bool) {
 			fc.fail(fc.f.unsupported(n, "empty value outside a mapping"))
 			return 0, false
 		}
-		if n.Anchor != "" || n.Style&yaml.TaggedStyle != 0 {
-			// Filling it in would also change every alias of it, and the value would have to
-			// go after the anchor or tag.
-			fc.fail(fc.f.unsupported(n, "empty value with an anchor or tag"))
-			return 0, false
-		}
 		off, err := fc.f.afterColon(key)
 		if err != nil {
 			fc.fail(err)
+			return 0, false
+		}
+		if n.Anchor != "" || n.Tag != "" && n.Style&yaml.TaggedStyle != 0 || fc.f.propertiesAt(off) {
+			// Filling it in would also change every alias of it, and the value would have to
+			// go after the anchor or tag (`version: &v`, `version: !`).
+			fc.fail(fc.f.unsupported(n, "empty value with an anchor or tag"))
 			return 0, false
 		}
 		fc.edits = append(fc.edits, edit{start: off, end: off, text: " " + render(nil, v)})

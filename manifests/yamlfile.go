@@ -209,6 +209,20 @@ func (f *yfile) afterColon(key *yaml.Node) (int, error) {
 	return 0, f.unsupported(key, "no ':' after the key")
 }
 
+// propertiesAt reports whether an anchor or tag (`&a`, `!t`, `!`) follows off on its line.
+func (f *yfile) propertiesAt(off int) bool {
+	for i := off; i < len(f.src); i++ {
+		switch f.src[i] {
+		case ' ', '\t':
+		case '&', '!':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // valueEnd returns the byte offset just past a pair's value (for an empty value, past the
 // key's colon).
 func (f *yfile) valueEnd(key, val *yaml.Node) (int, error) {
