@@ -37,6 +37,11 @@ type Options struct {
 	NoPush bool
 	// AllowDowngrade lets bump and watch write a version older than the environment runs.
 	AllowDowngrade bool
+	// AllowRolledBack lets bump write a version a rollback holds out of the environment.
+	AllowRolledBack bool
+	// HistoryWindow is how far back rollback and holds read history; default
+	// DefaultHistoryWindow (90 days).
+	HistoryWindow time.Duration
 	// Env restricts bump to one environment.
 	Env string
 	// Registry options (cache dir, transport, …) added to those ferry.yaml's registries imply.
@@ -87,6 +92,8 @@ type runner struct {
 	tmp       string // temporary files (keys copied out of the tree)
 	sign      gitrepo.Signer
 	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
+	command   string                   // the command run, for the Ferry-Command trailer
+	holds     map[string]*hold         // environment and image → hold (nil: none), this run
 }
 
 func (o Options) now() time.Time {
@@ -129,7 +136,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
-		verified: map[string]verifyOutcome{}}
+		verified: map[string]verifyOutcome{}, holds: map[string]*hold{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
@@ -303,6 +310,8 @@ type target struct {
 	tag    string
 	digest string
 	signer string
+	// rolledBackFrom is, for a rollback, the reference rolled back from (Ferry-Rollback).
+	rolledBackFrom string
 }
 
 func (t target) ref() string {

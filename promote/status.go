@@ -33,6 +33,10 @@ type ImageStatus struct {
 	// Behind counts the versions the image's policy allows that are newer than Tag; -1 when the
 	// registry could not be asked.
 	Behind int `json:"behind"`
+	// Held is true when a rollback holds versions out of the environment (watch, bump and
+	// promote will not bring back HeldFrom, nor a version not newer than it).
+	Held     bool   `json:"held"`
+	HeldFrom string `json:"heldFrom,omitempty"`
 	// Note explains an unverified or unknown state.
 	Note string `json:"note,omitempty"`
 }
@@ -98,6 +102,12 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 				default:
 					st.Verified = true
 				}
+			}
+			if h, err := r.holdFor(ctx, env, img, ref); err != nil {
+				return nil, err
+			} else if h != nil {
+				st.Held, st.HeldFrom = true, h.from
+				st.Note = joinNote(st.Note, "held: rolled back from "+shortRef(h.from))
 			}
 			if rk, err := rank(imgName); err == nil && rk != nil {
 				st.Behind = policy.Behind(ref.Tag, *rk)

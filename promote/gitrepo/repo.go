@@ -163,6 +163,8 @@ type Repo struct {
 
 	mu  sync.Mutex // serialises Apply, History and fetches on this Repo
 	tip *object.Commit
+
+	trees treeCache // decoded trees by hash, for Snapshot.PathHashes
 }
 
 // Open opens repo for writing to opts.Branch. repo is a URL (https://, http://, ssh://,

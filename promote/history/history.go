@@ -94,12 +94,16 @@ func durPtr(d time.Duration) *Duration { v := Duration(d); return &v }
 // by the registry); an environment fed by the registry maps to itself.
 type Chains map[string]string
 
-// Finish sorts events newest first, fills in their lead times and computes the summary for
-// each environment in envs (ferry.yaml's order). The events must cover every environment of
-// the chains they need (lead times look up arrivals in the chain's first environment).
-func Finish(rep *Report, envs []string, chains Chains) {
+// Finish sorts events newest first, fills in their lead times, drops the events keep refuses
+// (nil keeps all) and computes the summary of the rest for each environment in envs
+// (ferry.yaml's order). Lead times look up arrivals in the first environment of each chain,
+// so the events must include that environment's even when keep drops them.
+func Finish(rep *Report, envs []string, chains Chains, keep func(Event) bool) {
 	sortEvents(rep.Events)
 	leadTimes(rep.Events, chains)
+	if keep != nil {
+		rep.Events = slices.DeleteFunc(rep.Events, func(e Event) bool { return !keep(e) })
+	}
 	rep.Summary = summarize(rep.Events, envs, rep.Since, rep.Until)
 }
 
