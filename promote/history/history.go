@@ -94,7 +94,8 @@ func durPtr(d time.Duration) *Duration { v := Duration(d); return &v }
 // by the registry); an environment fed by the registry maps to itself.
 type Chains map[string]string
 
-// Finish sorts events newest first, fills in their lead times, drops the events keep refuses
+// Finish takes the events in the walk's order (newest commit first, one commit's events
+// together), orders each commit's events, fills in their lead times, drops the events keep refuses
 // (nil keeps all) and computes the summary of the rest for each environment in envs
 // (ferry.yaml's order). Lead times look up arrivals in the first environment of each chain,
 // so the events must include that environment's even when keep drops them.
@@ -107,21 +108,24 @@ func Finish(rep *Report, envs []string, chains Chains, keep func(Event) bool) {
 	rep.Summary = summarize(rep.Events, envs, rep.Since, rep.Until)
 }
 
-// sortEvents orders events newest first; within one commit, by environment then image.
+// sortEvents keeps the commits in the walk's order (newest first along the branch, which is
+// what matters: committer clocks can be skewed) and orders the events of one commit by
+// environment, then image.
 func sortEvents(ev []Event) {
-	sort.SliceStable(ev, func(i, j int) bool {
-		a, b := ev[i], ev[j]
-		if !a.Time.Equal(b.Time) {
-			return a.Time.After(b.Time)
+	for i := 0; i < len(ev); {
+		j := i + 1
+		for j < len(ev) && ev[j].Commit == ev[i].Commit {
+			j++
 		}
-		if a.Commit != b.Commit {
-			return false // keep the walk's order (newest commit first)
-		}
-		if a.Environment != b.Environment {
-			return a.Environment < b.Environment
-		}
-		return a.Image < b.Image
-	})
+		run := ev[i:j]
+		sort.SliceStable(run, func(a, b int) bool {
+			if run[a].Environment != run[b].Environment {
+				return run[a].Environment < run[b].Environment
+			}
+			return run[a].Image < run[b].Image
+		})
+		i = j
+	}
 }
 
 // leadTimes sets each event's lead time: from the first arrival of the same image digest in
