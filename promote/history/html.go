@@ -28,6 +28,11 @@ const (
 	tagRunes   = 12
 )
 
+// geometry hands the layout constants to the template.
+type geometry struct{ Width, Left, Right, Row, LabelEnd int }
+
+var svgGeometry = geometry{Width: svgWidth, Left: plotLeft, Right: plotRight, Row: rowHeight, LabelEnd: plotLeft - 12}
+
 // WriteHTML writes the report as one self-contained page: inline CSS and SVG, no script, and
 // nothing fetched from the network (a Content-Security-Policy says so to the browser). The
 // page shows the window, the DORA summary per environment, a timeline per environment (a row
@@ -51,6 +56,7 @@ type htmlPage struct {
 	Events       []htmlEvent
 	HasRollback  bool
 	HasManual    bool
+	Geom         geometry
 }
 
 type htmlSummary struct {
@@ -102,6 +108,7 @@ func newHTMLPage(r *Report) htmlPage {
 		Since:    dateOf(r.Since),
 		Until:    dateOf(r.Until),
 		Complete: r.Complete,
+		Geom:     svgGeometry,
 	}
 	if r.Until.After(r.Since) && !r.Since.IsZero() {
 		p.Span = spanOf(r.Until.Sub(r.Since))

@@ -229,7 +229,7 @@ func TestWriteHTMLSample(t *testing.T) {
 			t.Errorf("rollback tooltip %q lacks %q", tip, s)
 		}
 	}
-	if got, want := num(t, rb, "cx"), 210+(35*24+18+25.0/60)/(42*24)*890; got < want-0.1 || got > want+0.1 {
+	if got, want := num(t, rb, "cx"), plotLeft+(35*24+18+25.0/60)/(42*24)*(plotRight-plotLeft); got < want-0.1 || got > want+0.1 {
 		t.Errorf("rollback cx = %v, want %.1f", got, want)
 	}
 	var promo *html.Node
@@ -370,8 +370,8 @@ func TestWriteHTMLCases(t *testing.T) {
 					t.Errorf("heading = %q", got)
 				}
 				m := one(t, s, marksOf(HowBump))
-				if got := num(t, m, "cx"); got != 655 { // halfway between 210 and 1100
-					t.Errorf("cx = %v, want 655", got)
+				if got, want := num(t, m, "cx"), (plotLeft+plotRight)/2.0; got != want { // halfway
+					t.Errorf("cx = %v, want %v", got, want)
 				}
 				// No rollback or manual change: the legend shows neither.
 				if got := texts(all(doc, sel{tag: "circle", classes: []string{"swatch"}})); len(got) != 1 {
@@ -414,8 +414,8 @@ func TestWriteHTMLCases(t *testing.T) {
 		{name: "no window: the axis spans the events", rep: Report{Events: []Event{
 			ev(0, "c1", "prod", "api", HowBump)}},
 			check: func(t *testing.T, page []byte, doc *html.Node) {
-				if got := num(t, one(t, doc, eventMark), "cx"); got != 655 {
-					t.Errorf("cx = %v, want 655", got)
+				if got, want := num(t, one(t, doc, eventMark), "cx"), (plotLeft+plotRight)/2.0; got != want {
+					t.Errorf("cx = %v, want %v", got, want)
 				}
 				if n := len(all(doc, sel{tag: "text", classes: []string{"tick-label"}})); n < 2 {
 					t.Errorf("%d ticks, want some", n)
@@ -425,7 +425,7 @@ func TestWriteHTMLCases(t *testing.T) {
 			ev(15*24*time.Hour, "c2", "prod", "api", HowBump), ev(-24*time.Hour, "c1", "prod", "api", HowBump)}},
 			check: func(t *testing.T, page []byte, doc *html.Node) {
 				for _, m := range all(doc, eventMark) {
-					if x := num(t, m, "cx"); x < 210 || x > 1100 {
+					if x := num(t, m, "cx"); x < plotLeft || x > plotRight {
 						t.Errorf("cx = %v, outside the plot", x)
 					}
 				}
@@ -495,7 +495,7 @@ func TestWriteHTMLManyEvents(t *testing.T) {
 		t.Errorf("%d marks, want 5000", len(marks))
 	}
 	for _, m := range marks {
-		if x := num(t, m, "cx"); x < 210 || x > 1100 {
+		if x := num(t, m, "cx"); x < plotLeft || x > plotRight {
 			t.Fatalf("cx = %v, outside the plot", x)
 		}
 	}
