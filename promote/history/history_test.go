@@ -3,7 +3,6 @@ package history
 import (
 	"encoding/json"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -79,20 +78,20 @@ func smallHistory() (*Report, []string, Chains) {
 	}
 	rep := &Report{
 		Since: since, Until: since.Add(14 * day),
-		// Given oldest first and shuffled: Finish sorts them.
+		// In the walk's order, newest commit first, as package promote reads them.
 		Events: []Event{
-			ev(2*day+12*time.Hour, "c2", "staging", "api", HowPromote, "api:1", "d1", "api:2", "d2"),
-			ev(day, "c1", "dev", "api", HowWatch, "api:1", "d1", "api:2", "d2"),
-			ev(3*day, "c3", "prod", "api", HowPromote, "api:1", "d1", "api:2", "d2"),
+			// An image removed: no digest, no lead time.
+			ev(8*day, "c7", "dev", "worker", HowManual, "worker:1", "k1", "", ""),
+			// api:3 reached dev before the window.
+			ev(7*day, "c6", "staging", "api", HowPromote, "api:2", "d2", "api:3", "d3"),
+			// A hand edit to a digest dev never ran.
+			ev(5*day+6*time.Hour, "c5", "prod", "web", HowManual, "web:8", "w8", "web:9", "w9"),
 			// Rolled back from api:2, which reached prod a day earlier; api:1 reached dev
 			// before the window, so the rollback's own lead time is unknown.
 			ev(4*day, "c4", "prod", "api", HowRollback, "api:2", "d2", "api:1", "d1"),
-			// A hand edit to a digest dev never ran.
-			ev(5*day+6*time.Hour, "c5", "prod", "web", HowManual, "web:8", "w8", "web:9", "w9"),
-			// api:3 reached dev before the window.
-			ev(7*day, "c6", "staging", "api", HowPromote, "api:2", "d2", "api:3", "d3"),
-			// An image removed: no digest, no lead time.
-			ev(8*day, "c7", "dev", "worker", HowManual, "worker:1", "k1", "", ""),
+			ev(3*day, "c3", "prod", "api", HowPromote, "api:1", "d1", "api:2", "d2"),
+			ev(2*day+12*time.Hour, "c2", "staging", "api", HowPromote, "api:1", "d1", "api:2", "d2"),
+			ev(day, "c1", "dev", "api", HowWatch, "api:1", "d1", "api:2", "d2"),
 		},
 	}
 	return rep, []string{"dev", "staging", "prod"}, Chains{"dev": "dev", "staging": "dev", "prod": "dev"}
@@ -100,7 +99,7 @@ func smallHistory() (*Report, []string, Chains) {
 
 func TestFinishLeadTimes(t *testing.T) {
 	rep, envs, chains := smallHistory()
-	Finish(rep, envs, chains)
+	Finish(rep, envs, chains, nil)
 	type lead struct {
 		Commit string
 		Lead   *Duration
@@ -125,7 +124,7 @@ func TestFinishLeadTimes(t *testing.T) {
 
 func TestFinishSummary(t *testing.T) {
 	rep, envs, chains := smallHistory()
-	Finish(rep, envs, chains)
+	Finish(rep, envs, chains, nil)
 	want := []Summary{
 		{Environment: "dev", Deployments: 2, PerWeek: 1, LeadTimeMedian: dur(0)},
 		{Environment: "staging", Deployments: 2, PerWeek: 1, LeadTimeMedian: dur(36 * time.Hour)},
@@ -191,8 +190,7 @@ func TestSampleIsFinished(t *testing.T) {
 	for i := range got.Events {
 		got.Events[i].LeadTime = nil
 	}
-	slices.Reverse(got.Events)
-	Finish(got, []string{"dev", "staging", "prod"}, Chains{"dev": "dev", "staging": "dev", "prod": "dev"})
+	Finish(got, []string{"dev", "staging", "prod"}, Chains{"dev": "dev", "staging": "dev", "prod": "dev"}, nil)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("testdata/sample.json is not what Finish makes of its events (-file +Finish):\n%s", diff)
 	}
