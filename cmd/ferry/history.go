@@ -69,6 +69,8 @@ func writeHistory(w io.Writer, rep *history.Report, format string) error {
 		return writeJSON(w, rep)
 	case "markdown":
 		return writeHistoryMarkdown(w, rep)
+	case "html":
+		return rep.WriteHTML(w)
 	}
 	return rep.WriteText(w)
 }
