@@ -328,6 +328,9 @@ func (r *runner) signer() (gitrepo.Signer, error) {
 func templateData(env *config.Environment, source string, targets []target, changes []manifests.Change) config.TemplateData {
 	d := config.TemplateData{Environment: env.Name, Source: source}
 	for _, t := range targets {
+		d.Rollback = d.Rollback || t.rolledBackFrom != ""
+	}
+	for _, t := range targets {
 		from := ""
 		for _, c := range changes {
 			if c.Image == t.img.Name {

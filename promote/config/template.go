@@ -10,6 +10,7 @@ import (
 //
 //	{{ .Environment }}           the environment being written, e.g. prod
 //	{{ .Source }}                "registry", or the environment promoted from, e.g. staging
+//	{{ .Rollback }}              true for `ferry rollback` (Source is then the environment itself)
 //	{{ .SourceCommit }}          promote only: the commit the source was read at
 //	{{ .SourceCommitURL }}       its web page on the forge ("" without one)
 //	{{ range .Changes }}…{{ end }} one entry per image that changes, each with:
@@ -26,6 +27,8 @@ import (
 type TemplateData struct {
 	Environment string
 	Source      string
+	// Rollback is true when the change is a rollback of Environment to an earlier version.
+	Rollback bool
 	// SourceCommit is the commit the source environment's manifests were read at (promote
 	// only), and SourceCommitURL its web page on the forge ("" without one).
 	SourceCommit    string
@@ -48,8 +51,8 @@ type TemplateChange struct {
 const (
 	// DefaultCommitMessage is git.commitMessage when unset: a subject naming the environment and
 	// images, then one line per change. ferry appends its trailers after the rendered text.
-	DefaultCommitMessage = `{{ .Environment }}: update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
-		`{{ if ne .Source "registry" }} from {{ .Source }}{{ end }}
+	DefaultCommitMessage = `{{ .Environment }}: {{ if .Rollback }}roll back{{ else }}update{{ end }} {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
+		`{{ if and (ne .Source "registry") (not .Rollback) }} from {{ .Source }}{{ end }}
 
 {{ range .Changes }}- {{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
 {{ end }}`
@@ -59,7 +62,7 @@ const (
 		`{{ else }}Promote {{ .Source }} to {{ .Environment }}{{ end }}`
 
 	// DefaultBody is pullRequest.body when unset: the change table.
-	DefaultBody = `{{ if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
+	DefaultBody = `{{ if .Rollback }}ferry rolls **{{ .Environment }}** back to the versions it ran before.{{ else if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
 		`{{ if .SourceCommitURL }}, as of [{{ .SourceCommit }}]({{ .SourceCommitURL }}){{ else if .SourceCommit }}, as of {{ .SourceCommit }}{{ end }}.{{ end }}
 
 | image | from | to | digest | signed by |

@@ -14,8 +14,8 @@
 //     environment of the event's promotion chain (the one fed by the registry) to the event.
 //     Unknown (nil) when that arrival is outside the history read.
 //   - Per environment: Deployments counts its events; PerWeek divides them by the weeks the
-//     history covers; Rollbacks counts events with How "rollback"; ChangeFailureRate is
-//     rollbacks over the other deployments (a rollback marks one earlier change as failed);
+//     history covers (at least one); Rollbacks counts events with How "rollback";
+//     ChangeFailureRate is rollbacks over the other deployments (a rollback marks one earlier change as failed);
 //     TimeToRestoreMedian is the median, over rollbacks, of the time from the arrival of the
 //     version rolled back from to the rollback.
 package history

@@ -156,7 +156,9 @@ func leadTimes(ev []Event, chains Chains) {
 
 // summarize computes the DORA figures per environment.
 func summarize(ev []Event, envs []string, since, until time.Time) []Summary {
-	weeks := until.Sub(since).Hours() / (24 * 7)
+	// A rate over less than a week says little and explodes for a young repo: the divisor is
+	// at least one week.
+	weeks := max(until.Sub(since).Hours()/(24*7), 1)
 	out := make([]Summary, 0, len(envs))
 	for _, env := range envs {
 		s := Summary{Environment: env}
@@ -177,9 +179,7 @@ func summarize(ev []Event, envs []string, since, until time.Time) []Summary {
 				restores = append(restores, e.Time.Sub(at))
 			}
 		}
-		if weeks > 0 {
-			s.PerWeek = float64(s.Deployments) / weeks
-		}
+		s.PerWeek = float64(s.Deployments) / weeks
 		if others := s.Deployments - s.Rollbacks; others > 0 {
 			s.ChangeFailureRate = float64(s.Rollbacks) / float64(others)
 		}
