@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/ferryhq/ferry/manifests"
@@ -120,7 +121,7 @@ func (r *runner) readHistory(ctx context.Context, envs []*config.Environment, wi
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
-	w := &walker{r: r, envs: envs, last: make([]envState, len(envs))}
+	w := &walker{r: r, envs: envs, last: make([]envState, len(envs)), files: map[string][]manifests.Ref{}, finders: map[string]*manifests.Finder{}}
 	for i := range envs {
 		w.paths = append(w.paths, envs[i].Path)
 	}
@@ -147,6 +148,13 @@ type walker struct {
 	envs  []*config.Environment
 	paths []string
 	last  []envState // per environment: the state at the last parent read
+	files   map[string][]manifests.Ref
+	finders map[string]*manifests.Finder // per environment
+
+	// the first parent of the commit last walked, which is the next commit walked
+	parentSHA    string
+	parentSnap   *gitrepo.Snapshot
+	parentHashes []string
 }
 
 // envState is what one environment's manifests name at one version of its directory.
@@ -161,17 +169,20 @@ type envState struct {
 
 // step compares commit e with its first parent in every environment whose directory changed.
 func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, error) {
-	snap, _, err := w.r.repo.Commit(ctx, e.SHA)
-	if err != nil {
-		return nil, err
-	}
-	hashes, err := snap.PathHashes(w.paths)
-	if err != nil {
-		return nil, err
+	snap, hashes := w.parentSnap, w.parentHashes // the last commit's parent is this commit
+	if w.parentSHA != e.SHA {
+		var err error
+		if snap, _, err = w.r.repo.Commit(ctx, e.SHA); err != nil {
+			return nil, err
+		}
+		if hashes, err = snap.PathHashes(w.paths); err != nil {
+			return nil, err
+		}
 	}
 	var parent *gitrepo.Snapshot
 	var parentHashes []string
 	if len(e.Parents) > 0 {
+		var err error
 		if parent, _, err = w.r.repo.Commit(ctx, e.Parents[0]); err != nil {
 			return nil, err
 		}
@@ -180,6 +191,10 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 		}
 	} else {
 		parentHashes = make([]string, len(w.paths))
+	}
+	w.parentSnap, w.parentHashes, w.parentSHA = parent, parentHashes, ""
+	if len(e.Parents) > 0 {
+		w.parentSHA = e.Parents[0]
 	}
 	var out []history.Event
 	var trailers []gitrepo.Trailer
@@ -223,15 +238,76 @@ func (w *walker) state(i int, snap *gitrepo.Snapshot, hash string) (envState, er
 // read reads what environment i's manifests name at snap.
 func (w *walker) read(i int, snap *gitrepo.Snapshot, hash string) envState {
 	st := envState{hash: hash, read: true}
-	refs, err := w.r.current(snap.FS(), w.envs[i])
+	refs, err := w.readRefs(w.envs[i], snap)
 	if err != nil {
 		w.r.log.Warn("history: cannot read an environment at this commit; its changes there are not reported",
-			"environment", w.envs[i].Name, "commit", short(snap.SHA()), "error", err)
+			"environment", w.envs[i].Name, "commit", shortSHA(snap.SHA()), "error", err)
 		st.broken = true
 		return st
 	}
 	st.refs = refs
 	return st
+}
+
+// readRefs is r.current for a commit of the history. Without kustomizations every file is
+// read on its own (manifests.IsKustomization), so each version of a file is parsed once
+// however many commits keep it: a walk costs one parse per file changed, not per commit.
+// With a kustomization, the environment is read whole.
+func (w *walker) readRefs(env *config.Environment, snap *gitrepo.Snapshot) (map[string]manifests.Ref, error) {
+	files, err := snap.Files(env.Path)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if manifests.IsKustomization(f.Path) {
+			return w.r.current(snap.FS(), env)
+		}
+	}
+	out := map[string]manifests.Ref{}
+	for _, f := range files {
+		refs, err := w.fileRefs(env, snap, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			if _, seen := out[ref.Image]; !seen {
+				out[ref.Image] = ref
+			}
+		}
+	}
+	return out, nil
+}
+
+// fileRefs is what one file names, remembered by environment, path and blob.
+func (w *walker) fileRefs(env *config.Environment, snap *gitrepo.Snapshot, f gitrepo.File) ([]manifests.Ref, error) {
+	key := env.Name + "\x00" + f.Path + "\x00" + f.Hash
+	if refs, ok := w.files[key]; ok {
+		return refs, nil
+	}
+	data, err := snap.ReadBlob(f.Hash)
+	if err != nil {
+		return nil, err
+	}
+	finder := w.finders[env.Name]
+	if finder == nil {
+		if finder, err = manifests.NewFinder(manifests.Options{Path: env.Path, Images: w.r.findImages(), Environment: env.Name}); err != nil {
+			return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+		w.finders[env.Name] = finder
+	}
+	refs, err := finder.Find(fstest.MapFS{f.Path: &fstest.MapFile{Data: data, Mode: 0o644}})
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	w.files[key] = refs
+	return refs, nil
+}
+
+func shortSHA(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
 }
 
 // changeTrailers are the trailers that describe commit e's change: its own, or for a merge
@@ -342,7 +418,7 @@ func refString(img *config.Image, ref manifests.Ref) string {
 	return target{repo: repo, tag: ref.Tag, digest: ref.Digest}.ref()
 }
 
-func sameRepoOrEmpty(a, b string) bool { return a == "" || b == "" || sameRepo(a, b) }
+func sameRepoOrEmpty(a, b string) bool { return a == b || a == "" || b == "" || sameRepo(a, b) }
 
 func unionKeys(a, b map[string]manifests.Ref) []string {
 	keys := sortedKeys(a)

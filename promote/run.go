@@ -94,6 +94,7 @@ type runner struct {
 	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
 	command   string                   // the command run, for the Ferry-Command trailer
 	holds     map[string]*hold         // environment and image → hold (nil: none), this run
+	find      []manifests.Image        // findImages
 }
 
 func (o Options) now() time.Time {
@@ -375,12 +376,7 @@ func sameRepo(a, b string) bool {
 
 // current reads what env runs now for every image in ferry.yaml, keyed by image name.
 func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
-	var imgs []manifests.Image
-	for i := range r.cfg.Images {
-		img := &r.cfg.Images[i]
-		imgs = append(imgs, manifests.Image{Name: img.Name, Repository: img.Repository, Markers: img.Markers, Fields: fieldsOf(img)})
-	}
-	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: imgs, Environment: env.Name})
+	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
@@ -391,6 +387,17 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 		}
 	}
 	return out, nil
+}
+
+// findImages are ferry.yaml's images as manifests.Find looks for them (built once per run).
+func (r *runner) findImages() []manifests.Image {
+	if r.find == nil {
+		for i := range r.cfg.Images {
+			img := &r.cfg.Images[i]
+			r.find = append(r.find, manifests.Image{Name: img.Name, Repository: img.Repository, Markers: img.Markers, Fields: fieldsOf(img)})
+		}
+	}
+	return r.find
 }
 
 // currentAll reads what each environment runs: environment → image → reference.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -64,6 +66,7 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 	defer r.mu.Unlock()
 	var out []Entry
 	c := r.tip
+	tipTime := c.Committer.When
 	n := 0 // position of c from the tip, 1-based
 	for c != nil {
 		if err := ctx.Err(); err != nil {
@@ -75,7 +78,7 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 		}
 		var parent *object.Commit
 		if len(c.ParentHashes) > 0 {
-			p, err := r.parent(ctx, c, n, q.Step)
+			p, err := r.parent(ctx, c, n, q.Step, sinceDepth(q.Since, tipTime, c.Committer.When, n))
 			if err != nil {
 				return nil, err
 			}
@@ -112,7 +115,9 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 }
 
 // parent returns c's first parent, deepening the clone when c sits on its shallow boundary.
-func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*object.Commit, error) {
+// want, when positive, is how deep the walk is expected to need the clone: a deepening goes
+// at least that far.
+func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step, want int) (*object.Commit, error) {
 	h := c.ParentHashes[0]
 	for {
 		p, err := r.repo.CommitObject(h)
@@ -125,7 +130,7 @@ func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*ob
 		if r.url == "" || r.depth == 0 {
 			return nil, fmt.Errorf("commit %s (parent of %s) is missing and there is no shallow remote to deepen from", h, short(c.Hash))
 		}
-		next := max(r.depth, pos) + max(step, r.depth/2)
+		next := max(max(r.depth, pos)+max(step, r.depth/2), want)
 		r.opts.Logger.Debug("deepening", "from", r.depth, "to", next)
 		before := r.depth
 		tip := r.tip
@@ -144,6 +149,20 @@ func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*ob
 			return nil, fmt.Errorf("commit %s still missing after deepening to %d commits", h, next)
 		}
 	}
+}
+
+// sinceDepth estimates how many commits a walk back to since needs, from the pace of the pos
+// commits walked so far (tip at tipTime, the pos-th at at), with a quarter more for the pace
+// to change; 0 when there is nothing to estimate from. A walk that reaches since in fewer
+// commits stops there: over-fetching costs bytes, each fetch short of the window costs a
+// round trip and a pack.
+func sinceDepth(since, tipTime, at time.Time, pos int) int {
+	if since.IsZero() || pos < 2 || !at.Before(tipTime) || !since.Before(at) {
+		return 0
+	}
+	covered, needed := tipTime.Sub(at), tipTime.Sub(since)
+	est := float64(pos) * float64(needed) / float64(covered) * 1.25
+	return int(min(est, 1<<19))
 }
 
 // pruneShallow drops shallow boundary commits whose parents are now present (go-git appends
@@ -353,4 +372,60 @@ func (c *treeCache) put(h plumbing.Hash, t *object.Tree) {
 		c.m = make(map[plumbing.Hash]*object.Tree)
 	}
 	c.m[h] = t
+}
+
+// File is a regular file (or symbolic link) of a snapshot's tree.
+type File struct {
+	Path string // slash-separated, from the root
+	Hash string // the blob's hash
+}
+
+// Files lists the files at or under the directory dir, in fs.WalkDir's order, reading trees through
+// the repo's tree cache. A missing dir has no files.
+func (s *Snapshot) Files(dir string) ([]File, error) {
+	dir = strings.Trim(dir, "/")
+	h, err := s.pathHash(dir)
+	if err != nil || h == "" {
+		return nil, err
+	}
+	var out []File
+	var walk func(prefix string, h plumbing.Hash) error
+	walk = func(prefix string, h plumbing.Hash) error {
+		t, err := s.tree(h)
+		if err != nil {
+			return err
+		}
+		// in fs.WalkDir's order (names sorted within a directory), which git's tree order
+		// (a directory sorts as its name + "/") is not
+		entries := slices.Clone(t.Entries)
+		slices.SortFunc(entries, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+		for _, e := range entries {
+			p := e.Name
+			if prefix != "" {
+				p = prefix + "/" + e.Name
+			}
+			switch {
+			case e.Mode == filemode.Dir:
+				if err := walk(p, e.Hash); err != nil {
+					return err
+				}
+			case e.Mode.IsFile():
+				out = append(out, File{Path: p, Hash: e.Hash.String()})
+			}
+		}
+		return nil
+	}
+	if err := walk(dir, plumbing.NewHash(h)); err != nil {
+		return nil, fmt.Errorf("listing %s at %s: %w", dir, short(s.commit.Hash), err)
+	}
+	return out, nil
+}
+
+// ReadBlob reads a blob by its hash (a File's Hash).
+func (s *Snapshot) ReadBlob(hash string) ([]byte, error) {
+	b, err := (&treeFS{s: s.s}).blob(plumbing.NewHash(hash))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", hash, err)
+	}
+	return b, nil
 }
