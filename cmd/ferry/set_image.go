@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ferryhq/ferry/internal/atomicfile"
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote"
 )
@@ -105,7 +106,7 @@ func runSetImage(c *cli.Context) error {
 
 	// Rebase the edit on the directory: for writing (paths relative to it) and for display
 	// (paths as the user spelled --path).
-	local := &manifests.Edit{}
+	var local []atomicfile.File
 	shown := &manifests.Edit{Changes: []manifests.Change{}}
 	inDir := func(p string) (string, error) {
 		if envPath == "." {
@@ -123,7 +124,7 @@ func runSetImage(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		local.Files = append(local.Files, manifests.File{Path: r, Old: f.Old, New: f.New, Mode: f.Mode})
+		local = append(local, atomicfile.File{Path: r, Old: f.Old, New: f.New, Mode: f.Mode})
 		shown.Files = append(shown.Files, manifests.File{Path: display(r), Old: f.Old, New: f.New, Mode: f.Mode})
 	}
 	for _, ch := range e.Changes {
@@ -137,7 +138,7 @@ func runSetImage(c *cli.Context) error {
 
 	dry := c.Bool("dry-run")
 	if !dry {
-		if err := manifests.Write(dir, local); err != nil {
+		if err := atomicfile.Replace(dir, local); err != nil {
 			return err
 		}
 	}
