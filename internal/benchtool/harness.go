@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // A sample is what one timed run of a step cost.
@@ -294,20 +296,15 @@ func (d *doc) p(format string, args ...any) { fmt.Fprintf(d, format+"\n", args..
 
 // table writes a markdown table; align has one letter per column, l (left) or r (right).
 func (d *doc) table(header []string, align string, rows [][]string) {
-	d.p("| %s |", strings.Join(header, " | "))
-	var seps []string
-	for i := range header {
-		if i < len(align) && align[i] == 'r' {
-			seps = append(seps, "---:")
+	t := mdtable.Table{Header: header, Rows: rows}
+	for _, a := range align {
+		if a == 'r' {
+			t.Align = append(t.Align, mdtable.Right)
 		} else {
-			seps = append(seps, "---")
+			t.Align = append(t.Align, mdtable.Left)
 		}
 	}
-	d.p("| %s |", strings.Join(seps, " | "))
-	for _, r := range rows {
-		d.p("| %s |", strings.Join(r, " | "))
-	}
-	d.p("")
+	d.WriteString(t.String() + "\n")
 }
 
 // commands lists each step's command line.
