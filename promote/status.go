@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ferryhq/ferry/internal/mdtable"
 	"github.com/ferryhq/ferry/policy"
 	"github.com/ferryhq/ferry/registry"
 )
@@ -128,12 +129,10 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-// WriteText prints the matrix as aligned text; markdown as a table.
+// Write prints the matrix as aligned text, or as a Markdown table.
 func (s *StatusReport) Write(w io.Writer, markdown bool) error {
 	var b strings.Builder
-	if markdown {
-		b.WriteString("| environment | image | tag | digest | verified | behind |\n|---|---|---|---|---|---|\n")
-	}
+	t := mdtable.Table{Header: []string{"environment", "image", "tag", "digest", "verified", "behind", "held"}}
 	for _, e := range s.Environments {
 		for _, im := range e.Images {
 			behind := fmt.Sprint(im.Behind)
@@ -145,15 +144,22 @@ func (s *StatusReport) Write(w io.Writer, markdown bool) error {
 				ver = "no"
 			}
 			if markdown {
-				fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s |\n", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
-			} else {
-				fmt.Fprintf(&b, "%-12s %-16s %-16s %-20s verified=%-3s behind=%s", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
-				if im.Note != "" {
-					b.WriteString("  (" + im.Note + ")")
+				held := ""
+				if im.Held {
+					held = "rolled back from " + mdtable.Code(shortRef(im.HeldFrom))
 				}
-				b.WriteString("\n")
+				t.Rows = append(t.Rows, []string{e.Name, im.Image, im.Tag, "`" + short(im.Digest) + "`", ver, behind, held})
+				continue
 			}
+			fmt.Fprintf(&b, "%-12s %-16s %-16s %-20s verified=%-3s behind=%s", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
+			if im.Note != "" {
+				b.WriteString("  (" + im.Note + ")")
+			}
+			b.WriteString("\n")
 		}
+	}
+	if markdown {
+		b.WriteString(t.String())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ferryhq/ferry/internal/mdtable"
 	"github.com/ferryhq/ferry/promote"
 	"github.com/ferryhq/ferry/promote/history"
 )
@@ -80,26 +81,15 @@ func writeHistoryMarkdown(w io.Writer, rep *history.Report) error {
 	events, summary := rep.MarkdownTables()
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Deployments since %s\n\n", rep.Since.UTC().Format(time.DateOnly))
-	b.WriteString(markdownTable(summary))
+	b.WriteString(mdtable.Table{Header: summary[0], Rows: summary[1:]}.String())
 	b.WriteString("\n")
 	if len(events) == 1 {
 		b.WriteString("No changes to the environments' images in this window.\n")
 	} else {
-		b.WriteString(markdownTable(events))
+		b.WriteString(mdtable.Table{Header: events[0], Rows: events[1:]}.String())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func markdownTable(rows [][]string) string {
-	var b strings.Builder
-	for i, r := range rows {
-		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
-		if i == 0 {
-			b.WriteString(strings.Repeat("| --- ", len(r)) + "|\n")
-		}
-	}
-	return b.String()
 }
 
 // parseSince reads --since: a duration with d (days) and w (weeks) allowed, or a date.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // TemplateData is what git.commitMessage, pullRequest.title and pullRequest.body templates see.
@@ -21,6 +23,7 @@ import (
 //	  {{ .Digest }}              the digest written (sha256:…)
 //	  {{ .Signer }}              who signed it (key or certificate identity); "" when unverified
 //	  {{ .Unverified }}          true for an image with insecureSkipVerify: true
+//	{{ changeTable .Changes }}   the default body's Markdown table of the changes
 //
 // Templates are Go text/template with missingkey=error; a template naming a field that does
 // not exist is rejected when the config loads.
@@ -65,11 +68,31 @@ const (
 	DefaultBody = `{{ if .Rollback }}ferry rolls **{{ .Environment }}** back to the versions it ran before.{{ else if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
 		`{{ if .SourceCommitURL }}, as of [{{ .SourceCommit }}]({{ .SourceCommitURL }}){{ else if .SourceCommit }}, as of {{ .SourceCommit }}{{ end }}.{{ end }}
 
-| image | from | to | digest | signed by |
-| --- | --- | --- | --- | --- |
-{{ range .Changes }}| {{ .Image }} | {{ or .From "(none)" }} | {{ .To }} | {{ .Digest }} | {{ if .Unverified }}**unverified** (insecureSkipVerify){{ else }}{{ .Signer }}{{ end }} |
-{{ end }}`
+{{ changeTable .Changes }}`
 )
+
+// templateFuncs are the functions every template may call:
+//
+//	{{ changeTable .Changes }}   the default body's Markdown table (image, from, to, digest,
+//	                             signed by), cells escaped
+var templateFuncs = template.FuncMap{"changeTable": changeTable}
+
+// changeTable renders changes as the default body's table: a new image reads "(none)" as
+// from, an unverified one "**unverified** (insecureSkipVerify)" as its signer.
+func changeTable(changes []TemplateChange) string {
+	t := mdtable.Table{Header: []string{"image", "from", "to", "digest", "signed by"}}
+	for _, c := range changes {
+		from, signer := c.From, c.Signer
+		if from == "" {
+			from = "(none)"
+		}
+		if c.Unverified {
+			signer = "**unverified** (insecureSkipVerify)"
+		}
+		t.Rows = append(t.Rows, []string{c.Image, from, c.To, c.Digest, signer})
+	}
+	return t.String()
+}
 
 // sampleData exercises every field, so that loading can reject a template that names a field
 // which does not exist.
@@ -86,7 +109,7 @@ var sampleData = TemplateData{
 }
 
 func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Parse(text)
+	return template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 }
 
 // checkTemplate parses text and runs it on sample data.

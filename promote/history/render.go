@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // WriteText prints the events as aligned columns, then the summary.
@@ -57,7 +59,7 @@ func code(s string) string {
 	if s == "" || s == "-" {
 		return "-"
 	}
-	return "`" + s + "`"
+	return mdtable.Code(s)
 }
 
 func orDash(s string) string {
