@@ -144,10 +144,10 @@ func (r *runner) readHistory(ctx context.Context, envs []*config.Environment, wi
 // walker turns commits into events. Walking newest first, a commit's first parent is the next
 // commit walked, so what each environment ran at the parent is kept for the next step.
 type walker struct {
-	r     *runner
-	envs  []*config.Environment
-	paths []string
-	last  []envState // per environment: the state at the last parent read
+	r       *runner
+	envs    []*config.Environment
+	paths   []string
+	last    []envState // per environment: the state at the last parent read
 	files   map[string][]manifests.Ref
 	finders map[string]*manifests.Finder // per environment
 
