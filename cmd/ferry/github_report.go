@@ -10,12 +10,14 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ferryhq/ferry/internal/mdtable"
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/history"
 )
 
 // githubReportCommand is the GitHub Action's last step: it turns the JSON a ferry command
@@ -75,6 +77,11 @@ type actionReport struct {
 			Note     string `json:"note,omitempty"`
 		} `json:"images"`
 	} `json:"environments"`
+
+	// history
+	Events  []history.Event   `json:"events"`
+	Summary []history.Summary `json:"summary"`
+	Since   time.Time         `json:"since"`
 
 	// verify
 	Ref      string `json:"ref"`
@@ -183,7 +190,7 @@ func (r *actionReport) writeSummary(w io.Writer) error {
 	wrote := false
 	for _, section := range []func() string{
 		r.changesTable, r.commitsTable, r.pullRequestsTable, r.skippedTable,
-		r.statusTable, r.verifyTable, r.tagsSection,
+		r.statusTable, r.historySection, r.verifyTable, r.tagsSection,
 	} {
 		if s := section(); s != "" {
 			b.WriteString(s + "\n")
@@ -292,6 +299,18 @@ func (r *actionReport) statusTable() string {
 		}
 	}
 	return t.String()
+}
+
+// historySection is `ferry history --output markdown`: the DORA table and the events.
+func (r *actionReport) historySection() string {
+	if r.Summary == nil {
+		return ""
+	}
+	var b strings.Builder
+	if err := writeHistoryMarkdown(&b, &history.Report{Since: r.Since, Events: r.Events, Summary: r.Summary}); err != nil {
+		return ""
+	}
+	return b.String()
 }
 
 func (r *actionReport) verifyTable() string {
