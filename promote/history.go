@@ -121,7 +121,7 @@ func (r *runner) readHistory(ctx context.Context, envs []*config.Environment, wi
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
-	w := &walker{r: r, envs: envs, last: make([]envState, len(envs)), files: map[string][]manifests.Ref{}, finders: map[string]*manifests.Finder{}}
+	w := &walker{r: r, envs: envs, last: make([]envState, len(envs)), files: map[fileKey][]manifests.Ref{}, finders: map[string]*manifests.Finder{}}
 	for i := range envs {
 		w.paths = append(w.paths, envs[i].Path)
 	}
@@ -148,7 +148,7 @@ type walker struct {
 	envs    []*config.Environment
 	paths   []string
 	last    []envState // per environment: the state at the last parent read
-	files   map[string][]manifests.Ref
+	files   map[fileKey][]manifests.Ref
 	finders map[string]*manifests.Finder // per environment
 
 	// the first parent of the commit last walked, which is the next commit walked
@@ -157,14 +157,79 @@ type walker struct {
 	parentHashes []string
 }
 
-// envState is what one environment's manifests name at one version of its directory.
+type fileKey struct {
+	env  int
+	path string
+	blob gitrepo.ObjectID
+}
+
+// envState is what one environment's manifests name at one version of its directory: the
+// references of each file, in path order. A kustomize environment is read whole, as one
+// entry with an empty path.
 type envState struct {
-	hash string // PathHash of the environment's directory
-	read bool
-	refs map[string]manifests.Ref
+	hash  string // PathHash of the environment's directory
+	read  bool
+	files []stateFile
 	// broken: the manifests could not be read at this version (a hand edit that broke the
 	// YAML); changes into or out of it are not reported.
 	broken bool
+}
+
+type stateFile struct {
+	path string
+	blob gitrepo.ObjectID
+	refs []manifests.Ref
+}
+
+// first is what the environment runs for image: the first reference to it in path order, as
+// r.current reports it.
+func (s envState) first(image string) (manifests.Ref, bool) {
+	for _, f := range s.files {
+		for _, ref := range f.refs {
+			if ref.Image == image {
+				return ref, true
+			}
+		}
+	}
+	return manifests.Ref{}, false
+}
+
+// changed returns, for the images named in a file that differs between a and b, what each
+// state runs: only those images can have changed.
+func changed(a, b envState) (before, after map[string]manifests.Ref) {
+	images := map[string]bool{}
+	mark := func(f stateFile) {
+		for _, ref := range f.refs {
+			images[ref.Image] = true
+		}
+	}
+	i, j := 0, 0
+	for i < len(a.files) || j < len(b.files) {
+		switch {
+		case j == len(b.files) || i < len(a.files) && a.files[i].path < b.files[j].path:
+			mark(a.files[i])
+			i++
+		case i == len(a.files) || b.files[j].path < a.files[i].path:
+			mark(b.files[j])
+			j++
+		default:
+			if a.files[i].blob != b.files[j].blob {
+				mark(a.files[i])
+				mark(b.files[j])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	before, after = map[string]manifests.Ref{}, map[string]manifests.Ref{}
+	for img := range images {
+		if ref, ok := a.first(img); ok {
+			before[img] = ref
+		}
+		if ref, ok := b.first(img); ok {
+			after[img] = ref
+		}
+	}
+	return before, after
 }
 
 // step compares commit e with its first parent in every environment whose directory changed.
@@ -179,22 +244,9 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 			return nil, err
 		}
 	}
-	var parent *gitrepo.Snapshot
-	var parentHashes []string
-	if len(e.Parents) > 0 {
-		var err error
-		if parent, _, err = w.r.repo.Commit(ctx, e.Parents[0]); err != nil {
-			return nil, err
-		}
-		if parentHashes, err = parent.PathHashes(w.paths); err != nil {
-			return nil, err
-		}
-	} else {
-		parentHashes = make([]string, len(w.paths))
-	}
-	w.parentSnap, w.parentHashes, w.parentSHA = parent, parentHashes, ""
-	if len(e.Parents) > 0 {
-		w.parentSHA = e.Parents[0]
+	parent, parentHashes, err := w.parentOf(ctx, e)
+	if err != nil {
+		return nil, err
 	}
 	var out []history.Event
 	var trailers []gitrepo.Trailer
@@ -203,12 +255,12 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 		if hashes[i] == parentHashes[i] {
 			continue
 		}
-		cur, err := w.state(i, snap, hashes[i])
-		if err != nil {
-			return nil, err
+		cur := w.last[i]
+		if !cur.read || cur.hash != hashes[i] {
+			cur = w.read(i, snap, hashes[i])
 		}
 		prev := envState{hash: parentHashes[i], read: true}
-		if parent != nil && parentHashes[i] != "" {
+		if parent != nil {
 			prev = w.read(i, parent, parentHashes[i])
 		}
 		w.last[i] = prev
@@ -218,73 +270,96 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 		if trailers == nil {
 			trailers, author = changeTrailers(e)
 		}
-		out = append(out, w.events(e, env, prev.refs, cur.refs, trailers, author)...)
+		before, after := changed(prev, cur)
+		out = append(out, w.events(e, env, before, after, trailers, author)...)
 	}
 	return out, nil
 }
 
-// state is what environment i runs at snap, whose directory hash is hash; the state read as
-// the previous commit's parent is reused.
-func (w *walker) state(i int, snap *gitrepo.Snapshot, hash string) (envState, error) {
-	if st := w.last[i]; st.read && st.hash == hash {
-		return st, nil
+// parentOf reads e's first parent and its environments' directory hashes (all empty for the
+// first commit), and keeps them for the next step.
+func (w *walker) parentOf(ctx context.Context, e gitrepo.Entry) (*gitrepo.Snapshot, []string, error) {
+	var parent *gitrepo.Snapshot
+	var hashes []string
+	w.parentSHA = ""
+	if len(e.Parents) > 0 {
+		var err error
+		if parent, _, err = w.r.repo.Commit(ctx, e.Parents[0]); err != nil {
+			return nil, nil, err
+		}
+		if hashes, err = parent.PathHashes(w.paths); err != nil {
+			return nil, nil, err
+		}
+		w.parentSHA = e.Parents[0]
+	} else {
+		hashes = make([]string, len(w.paths))
 	}
-	if hash == "" {
-		return envState{hash: hash, read: true}, nil
-	}
-	return w.read(i, snap, hash), nil
+	w.parentSnap, w.parentHashes = parent, hashes
+	return parent, hashes, nil
 }
 
-// read reads what environment i's manifests name at snap.
+// read reads what environment i's manifests name at snap (nothing when hash, its directory's,
+// is empty).
 func (w *walker) read(i int, snap *gitrepo.Snapshot, hash string) envState {
 	st := envState{hash: hash, read: true}
-	refs, err := w.readRefs(w.envs[i], snap)
+	if hash == "" {
+		return st
+	}
+	files, err := w.readFiles(i, snap, hash)
 	if err != nil {
 		w.r.log.Warn("history: cannot read an environment at this commit; its changes there are not reported",
 			"environment", w.envs[i].Name, "commit", shortSHA(snap.SHA()), "error", err)
 		st.broken = true
 		return st
 	}
-	st.refs = refs
+	st.files = files
 	return st
 }
 
-// readRefs is r.current for a commit of the history. Without kustomizations every file is
+// readFiles reads environment i at snap file by file. Without kustomizations every file is
 // read on its own (manifests.IsKustomization), so each version of a file is parsed once
 // however many commits keep it: a walk costs one parse per file changed, not per commit.
-// With a kustomization, the environment is read whole.
-func (w *walker) readRefs(env *config.Environment, snap *gitrepo.Snapshot) (map[string]manifests.Ref, error) {
+// With a kustomization, the environment is read whole; hash is its directory's.
+func (w *walker) readFiles(i int, snap *gitrepo.Snapshot, hash string) ([]stateFile, error) {
+	env := w.envs[i]
 	files, err := snap.Files(env.Path)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
 		if manifests.IsKustomization(f.Path) {
-			return w.r.current(snap.FS(), env)
+			refs, err := w.r.current(snap.FS(), env)
+			if err != nil {
+				return nil, err
+			}
+			whole := stateFile{blob: gitrepo.ParseObjectID(hash)} // changes with every file
+			for _, name := range sortedKeys(refs) {
+				whole.refs = append(whole.refs, refs[name])
+			}
+			return []stateFile{whole}, nil
 		}
 	}
-	out := map[string]manifests.Ref{}
+	out := make([]stateFile, 0, len(files))
 	for _, f := range files {
-		refs, err := w.fileRefs(env, snap, f)
+		refs, err := w.fileRefs(i, snap, f)
 		if err != nil {
 			return nil, err
 		}
-		for _, ref := range refs {
-			if _, seen := out[ref.Image]; !seen {
-				out[ref.Image] = ref
-			}
+		if len(refs) > 0 {
+			out = append(out, stateFile{path: f.Path, blob: f.Blob, refs: refs})
 		}
 	}
 	return out, nil
 }
 
 // fileRefs is what one file names, remembered by environment, path and blob.
-func (w *walker) fileRefs(env *config.Environment, snap *gitrepo.Snapshot, f gitrepo.File) ([]manifests.Ref, error) {
-	key := env.Name + "\x00" + f.Path + "\x00" + f.Hash
+func (w *walker) fileRefs(i int, snap *gitrepo.Snapshot, f gitrepo.File) ([]manifests.Ref, error) {
+	env := w.envs[i]
+	key := fileKey{i, f.Path, f.Blob}
 	if refs, ok := w.files[key]; ok {
 		return refs, nil
 	}
-	data, err := snap.ReadBlob(f.Hash)
+	data, err := snap.ReadBlob(f.Blob)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@
 #                 that fetch every config blob; requests counted at the registry
 #   set-image     ferry set-image against kustomize edit set image in each overlay, 10,000 files
 #   watch         ferry watch --once, 200 images × 3 environments against 1 × 3
+#   history       ferry history over 5,000 commits × 20 environments × 50 images against
+#                 git log --format=%B piped to a parser
 #   bump          ferry bump against the git CLI (clone, edit, commit, push) on a 20,000-file
 #                 config repo: wall time and peak RSS (scripts/bench-bump.sh)
 #
@@ -26,7 +28,7 @@ cd "$root"
 tools=${FERRY_TOOLS_DIR:-$root/.tools/bin}
 doc=${DOC:-$root/docs/benchmarks.md}
 sections=("$@")
-((${#sections[@]})) || sections=(tags newest-build set-image watch bump)
+((${#sections[@]})) || sections=(tags newest-build set-image watch history bump)
 
 for t in crane kustomize; do
 	[[ -x $tools/$t ]] || { echo "bench: $t not found in $tools (make tools)" >&2; exit 1; }

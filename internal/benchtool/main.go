@@ -8,6 +8,7 @@
 //	benchtool newest-build [-runs 5] [-tags 500]
 //	benchtool set-image    [-runs 3] [-overlays 2000]
 //	benchtool watch        [-runs 5] [-images 200]
+//	benchtool history      [-runs 5] [-commits 5000] [-envs 20] [-images 50]
 //	benchtool splice -doc docs/benchmarks.md NAME=FILE...
 //	benchtool serve -dir DIR [-tags 5000] [-listing link|registry]   (or with no subcommand)
 //	benchtool naive-scan REPO
@@ -70,11 +71,12 @@ var sections = map[string]struct {
 	"newest-build": {5, benchNewestBuild},
 	"set-image":    {3, benchSetImage},
 	"watch":        {5, benchWatch},
+	"history":      {5, benchHistory},
 }
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: benchtool tags|newest-build|set-image|watch|splice|serve|naive-scan [flags]")
+		return fmt.Errorf("usage: benchtool tags|newest-build|set-image|watch|history|splice|serve|naive-scan [flags]")
 	}
 	if strings.HasPrefix(args[0], "-") {
 		// The first benchtool took serve's flags alone; scripts/bench-bump.sh still calls it so.

@@ -376,9 +376,17 @@ func (c *treeCache) put(h plumbing.Hash, t *object.Tree) {
 
 // File is a regular file (or symbolic link) of a snapshot's tree.
 type File struct {
-	Path string // slash-separated, from the root
-	Hash string // the blob's hash
+	Path string   // slash-separated, from the root
+	Blob ObjectID // the blob's hash
 }
+
+// ObjectID is a Git object's hash, as bytes (String gives the hex form).
+type ObjectID [20]byte
+
+func (o ObjectID) String() string { return plumbing.Hash(o).String() }
+
+// ParseObjectID reads a hash in hex, such as a PathHash; anything else is the zero ID.
+func ParseObjectID(hex string) ObjectID { return ObjectID(plumbing.NewHash(hex)) }
 
 // Files lists the files at or under the directory dir, in fs.WalkDir's order, reading trees through
 // the repo's tree cache. A missing dir has no files.
@@ -410,7 +418,7 @@ func (s *Snapshot) Files(dir string) ([]File, error) {
 					return err
 				}
 			case e.Mode.IsFile():
-				out = append(out, File{Path: p, Hash: e.Hash.String()})
+				out = append(out, File{Path: p, Blob: ObjectID(e.Hash)})
 			}
 		}
 		return nil
@@ -421,11 +429,11 @@ func (s *Snapshot) Files(dir string) ([]File, error) {
 	return out, nil
 }
 
-// ReadBlob reads a blob by its hash (a File's Hash).
-func (s *Snapshot) ReadBlob(hash string) ([]byte, error) {
-	b, err := (&treeFS{s: s.s}).blob(plumbing.NewHash(hash))
+// ReadBlob reads a blob by its hash (a File's Blob).
+func (s *Snapshot) ReadBlob(id ObjectID) ([]byte, error) {
+	b, err := (&treeFS{s: s.s}).blob(plumbing.Hash(id))
 	if err != nil {
-		return nil, fmt.Errorf("reading blob %s: %w", hash, err)
+		return nil, fmt.Errorf("reading blob %s: %w", id, err)
 	}
 	return b, nil
 }

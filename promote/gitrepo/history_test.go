@@ -2,7 +2,10 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -132,4 +135,112 @@ func TestHistoryDeepensOnlyAsFarAsNeeded(t *testing.T) {
 	if out, err := gitErr(bare, "fsck", "--strict", "--no-dangling"); err != nil {
 		t.Errorf("fsck: %v %s", err, out)
 	}
+}
+
+// TestHistoryDeepensToTheWindow: a walk back to Since estimates how deep to fetch from the
+// pace of the commits seen, so a long window takes a few fetches, not one per step.
+func TestHistoryDeepensToTheWindow(t *testing.T) {
+	base := time.Now().Add(-1000 * time.Hour)
+	bare := longHistory(t, 600, 0, base) // one commit an hour, the tip an hour from now
+	r := open(t, bare, Options{})
+	entries, err := r.History(context.Background(), HistoryQuery{Since: base.Add(200 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 400 {
+		t.Fatalf("%d entries after the window's start, want 400", len(entries))
+	}
+	n, shallow := countCommits(t, r)
+	if !shallow || n > 600 || n < 401 {
+		t.Errorf("clone holds %d commits (shallow %v), want the window's 401 and at most a quarter more", n, shallow)
+	}
+	for _, tc := range []struct {
+		since, tip, at time.Time
+		pos, want    int
+	}{
+		{base, base.Add(100 * time.Hour), base.Add(90 * time.Hour), 10, 125},
+		{time.Time{}, base.Add(100 * time.Hour), base.Add(90 * time.Hour), 10, 0},
+		{base.Add(95 * time.Hour), base.Add(100 * time.Hour), base.Add(90 * time.Hour), 10, 0}, // already past since
+		{base, base.Add(100 * time.Hour), base.Add(100 * time.Hour), 10, 0},                    // no pace yet
+	} {
+		if got := sinceDepth(tc.since, tc.tip, tc.at, tc.pos); got != tc.want {
+			t.Errorf("sinceDepth(%v, %v, %v, %d) = %d, want %d", tc.since, tc.tip, tc.at, tc.pos, got, tc.want)
+		}
+	}
+}
+
+// TestSnapshotTrees covers what history reads a commit through: PathHash(es), Files in
+// fs.WalkDir's order, ReadBlob, Commit, and Merged for a merge commit.
+func TestSnapshotTrees(t *testing.T) {
+	ctx := context.Background()
+	bare := newBare(t, map[string]string{
+		"envs/dev/a.yaml": "a\n", "envs/dev/a/x.yaml": "x\n", "envs/dev/a-b.yaml": "ab\n", "envs/prod/p.yaml": "p\n",
+	})
+	work := filepath.Join(t.TempDir(), "w")
+	git(t, "", "clone", "-q", bare, work)
+	git(t, work, "checkout", "-q", "-b", "side")
+	writeFiles(t, work, map[string]string{"envs/prod/p.yaml": "p2\n"})
+	git(t, work, "-c", "user.name=T", "-c", "user.email=t@example.test", "commit", "-q", "-am", "side\n\nFerry-Environment: prod")
+	git(t, work, "checkout", "-q", "main")
+	git(t, work, "-c", "user.name=T", "-c", "user.email=t@example.test", "merge", "-q", "--no-ff", "-m", "merge side", "side")
+	git(t, work, "push", "-q", "origin", "main")
+
+	r := open(t, bare, Options{})
+	entries, err := r.History(ctx, HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge := entries[0]
+	if len(merge.Parents) != 2 || merge.Merged == nil || trailerValue(merge.Merged.Trailers, "Ferry-Environment") != "prod" {
+		t.Fatalf("merge entry %+v: want two parents and the merged head's trailers", merge)
+	}
+	tip, _, err := r.Commit(ctx, merge.SHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := r.Commit(ctx, merge.Parents[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := tip.PathHashes([]string{"envs/dev", "envs/prod", "envs/qa"})
+	b, _ := first.PathHashes([]string{"envs/dev", "envs/prod", "envs/qa"})
+	if a[0] != b[0] || a[1] == b[1] || a[2] != "" || b[2] != "" {
+		t.Errorf("path hashes at the merge %v and its first parent %v: want dev equal, prod different, qa empty", a, b)
+	}
+	if h, _ := tip.PathHash("envs/prod/p.yaml"); h != a[1] && h == "" {
+		t.Errorf("PathHash of a file = %q", h)
+	}
+	files, err := tip.Files("envs/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	var walked []string
+	if err := fs.WalkDir(os.DirFS(work), "envs/dev", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			walked = append(walked, p)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(walked, paths); diff != "" || len(paths) != 3 {
+		t.Errorf("Files order (-fs.WalkDir's +got):\n%s", diff)
+	}
+	if data, err := tip.ReadBlob(files[0].Blob); err != nil || string(data) != "x\n" {
+		t.Errorf("ReadBlob = %q, %v", data, err)
+	}
+	if _, _, err := r.Commit(ctx, strings.Repeat("0", 40)); !errors.Is(err, ErrCommitNotFound) {
+		t.Errorf("Commit of an unknown SHA: %v", err)
+	}
+}
+
+func trailerValue(ts []Trailer, key string) string {
+	if v := TrailerValues(ts, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
