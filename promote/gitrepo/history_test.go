@@ -156,7 +156,7 @@ func TestHistoryDeepensToTheWindow(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		since, tip, at time.Time
-		pos, want    int
+		pos, want      int
 	}{
 		{base, base.Add(100 * time.Hour), base.Add(90 * time.Hour), 10, 125},
 		{time.Time{}, base.Add(100 * time.Hour), base.Add(90 * time.Hour), 10, 0},
