@@ -123,9 +123,14 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	if branch == "" && cfg != nil {
 		branch = cfg.Git.Branch
 	}
-	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log})
+	gitOpts := func(branch string, cfg *config.Config) gitrepo.Options {
+		a := opts.GitAuth
+		a.TokenFor = tokenFor(opts, cfg)
+		return gitrepo.Options{Branch: branch, Auth: a, NoPush: opts.NoPush, Logger: log}
+	}
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitOpts(branch, cfg))
 	if err != nil {
-		return nil, err
+		return nil, explainGitAuth(err, opts, cfg, gitrepo.RemoteURL(opts.Repo))
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
@@ -143,10 +148,13 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		if branch == "" && cfg.Git.Branch != repo.Branch() {
 			// ferry.yaml names another branch than the remote's default: work on that one.
 			repo.Close()
-			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log}); err != nil {
-				return nil, err
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitOpts(cfg.Git.Branch, cfg)); err != nil {
+				return nil, explainGitAuth(err, opts, cfg, gitrepo.RemoteURL(opts.Repo))
 			}
 			r.repo = repo
+		} else if err := repo.SetTokenFor(tokenFor(opts, cfg)); err != nil {
+			repo.Close()
+			return nil, err
 		}
 	}
 	r.cfg = cfg

@@ -97,7 +97,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 	if env.Write != config.WritePullRequest {
 		res, err := r.repo.Apply(ctx, intent)
 		if err != nil {
-			return fmt.Errorf("environment %s: %w", env.Name, err)
+			return fmt.Errorf("environment %s: %w", env.Name, r.explainGitAuth(err))
 		}
 		if res.NoChange {
 			r.log.Info("nothing to change", "environment", env.Name)
@@ -113,7 +113,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 
 	res, err := r.repo.ApplyBranch(ctx, prBranch, intent)
 	if err != nil {
-		return fmt.Errorf("environment %s: %w", env.Name, err)
+		return fmt.Errorf("environment %s: %w", env.Name, r.explainGitAuth(err))
 	}
 	if edit == nil || len(edit.Files) == 0 {
 		r.log.Info("nothing to change", "environment", env.Name)

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 // Host configures one registry host (ferry.yaml's registries entries).
@@ -231,7 +233,9 @@ func New(opts ...Option) (*Client, error) {
 		pageSize: o.pageSize,
 		repos:    map[string]*repoTransport{},
 	}
-	c.rt = newHostTransport(o.transport, hosts, o.retry, o.concurrency)
+	// Under the registry auth transports: a redirect to another host (blob storage) carries
+	// no credential, whatever the layers above did.
+	c.rt = newHostTransport(&authguard.Transport{Next: o.transport}, hosts, o.retry, o.concurrency)
 	if !o.noCache {
 		dir := o.cacheDir
 		if dir == "" {
