@@ -288,9 +288,13 @@ func (r *runner) verify(ctx context.Context, img *config.Image, repo, digest str
 	if o, ok := r.verified[key]; ok {
 		return o.v, o.err
 	}
-	d, err := name.NewDigest(repo + "@" + digest)
+	ref, err := r.reg.ParseReference(repo + "@" + digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	d, ok := ref.(name.Digest)
+	if !ok {
+		return nil, fmt.Errorf("image %s: %s is not a digest reference", img.Name, ref)
 	}
 	ver, err := v.Verify(ctx, d)
 	if ctx.Err() == nil {

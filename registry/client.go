@@ -300,9 +300,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// nameOptions are the name-parsing options for a reference on host.
+// nameOptions are the name-parsing options for a reference on host. Loopback hosts are always
+// allowed plain HTTP (go-containerregistry itself assumes it only for 127.0.0.1 and localhost,
+// not for the rest of 127/8).
 func (c *Client) nameOptions(host string) []name.Option {
-	if hc, ok := c.host(host); ok && hc.Insecure {
+	if hc, ok := c.host(host); (ok && hc.Insecure) || isLoopback(host) {
 		return []name.Option{name.Insecure}
 	}
 	return nil
