@@ -113,44 +113,12 @@ func (h *hostLog) check(t *testing.T, want ...string) {
 	}
 }
 
-// credYAML is the config repo of the matrix: {{FORGE}} and {{URL}} name its forge.
-const credYAML = `images:
-  - name: api
-    repository: {{REG}}/acme/api
-    policy:
-      semver: ">=1.0.0 <2.0.0"
-    verify:
-      - key: keys/api.pub
-  - name: worker
-    repository: {{REG}}/acme/worker
-    policy:
-      semver: ">=1.0.0"
-    verify:
-      - key: keys/api.pub
-registries:
-  - host: {{REG}}
-    tokenEnv: REGISTRY_TOKEN
-environments:
-  - name: dev
-    path: envs/dev
-    source: registry
-    write: commit
-  - name: staging
-    path: envs/staging
-    source: dev
-    write: commit
-  - name: prod
-    path: envs/prod
-    source: staging
-    write: pull-request
-git:
-  branch: main
-  author: ferry-test <ferry@example.test>
-  pullRequest:
-    provider: {{FORGE}}
-    url: {{URL}}
-    labels: [promotion]
-`
+// credYAML is cliPRYAML with a tokenEnv for the registry, and {{FORGE}} and {{URL}} naming
+// its forge.
+var credYAML = strings.NewReplacer(
+	"\nenvironments:\n", "\nregistries:\n  - host: {{REG}}\n    tokenEnv: REGISTRY_TOKEN\nenvironments:\n",
+	"provider: gitea\n    url: {{GITEA}}", "provider: {{FORGE}}\n    url: {{URL}}",
+).Replace(cliPRYAML)
 
 // matrixWorld is a config repo whose registry sits on ipRegistry behind REGISTRY_TOKEN, with
 // its blobs redirected to another host.

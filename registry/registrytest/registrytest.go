@@ -31,6 +31,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferryhq/ferry/internal/testenv"
 )
 
 // Kind classifies a request.
@@ -214,17 +216,11 @@ func New(t testing.TB, opts ...Option) *Server {
 	if cfg.wrap != nil {
 		h = cfg.wrap(h)
 	}
-	s.srv = httptest.NewUnstartedServer(h)
-	if cfg.ip != "" {
-		l, err := net.Listen("tcp", net.JoinHostPort(cfg.ip, "0"))
-		if err != nil {
-			t.Fatalf("registrytest: listening on %s: %v", cfg.ip, err)
-		}
-		s.srv.Listener.Close()
-		s.srv.Listener = l
+	ip := cfg.ip
+	if ip == "" {
+		ip = "127.0.0.1"
 	}
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
+	s.srv = testenv.ServeOn(t, ip, h)
 	s.URL = s.srv.URL
 	u, err := url.Parse(s.URL)
 	if err != nil {
