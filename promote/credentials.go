@@ -94,7 +94,7 @@ func explainGitAuth(err error, opts Options, cfg *config.Config, remote string) 
 		e.Hint = fmt.Sprintf("%s refused the credentials in the repository URL: put a token that may push there, or set FERRY_GIT_TOKEN and drop them from the URL", host)
 	case opts.GitAuth.Token != "":
 		e.Sent = "FERRY_GIT_TOKEN"
-		e.Hint = fmt.Sprintf("%s refused FERRY_GIT_TOKEN: set it to a token that may push to the config repo", host)
+		e.Hint = fmt.Sprintf("%s refused FERRY_GIT_TOKEN: set FERRY_GIT_TOKEN to a token that may push to the config repo", host)
 	case e.Provider != "" && token != "":
 		e.Sent = env
 		e.Hint = fmt.Sprintf("%s is served by %s, so it got %s, and refused it: set %s (or FERRY_GIT_TOKEN) to a token that may push to the config repo", host, e.Provider, env, env)

@@ -67,7 +67,7 @@ func TestExplainGitAuth(t *testing.T) {
 		wantSent string
 		wantHint string
 	}{
-		{"FERRY_GIT_TOKEN refused", Options{GitAuth: withToken("fg-sentinel")}, giteaCfg, "https://git.example.com/acme/config.git", "FERRY_GIT_TOKEN", "git.example.com refused FERRY_GIT_TOKEN"},
+		{"FERRY_GIT_TOKEN refused", Options{GitAuth: withToken("fg-sentinel")}, giteaCfg, "https://git.example.com/acme/config.git", "FERRY_GIT_TOKEN", "git.example.com refused FERRY_GIT_TOKEN: set FERRY_GIT_TOKEN to a token that may push"},
 		{"forge token refused", withGitea, giteaCfg, "https://git.example.com/acme/config.git", "GITEA_TOKEN", "served by gitea, so it got GITEA_TOKEN, and refused it: set GITEA_TOKEN (or FERRY_GIT_TOKEN)"},
 		{"forge token unset", Options{ForgeToken: func(string) string { return "" }}, giteaCfg, "https://git.example.com/acme/config.git", "", "GITEA_TOKEN is not set: set GITEA_TOKEN or FERRY_GIT_TOKEN"},
 		{"no forge serves it", withGitea, &config.Config{}, "https://git.example.com/acme/config.git", "", "no forge serves it"},
