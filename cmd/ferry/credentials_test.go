@@ -263,8 +263,11 @@ func TestCredentialsGoOnlyToTheirHost(t *testing.T) {
 	}
 }
 
-func credentialMatrix(t *testing.T, srv *giteatest.Server, withGitToken bool) {
-	s := secrets{
+// matrixSecrets sets a distinct secret in every credential variable (and FERRY_GIT_TOKEN only
+// when withGitToken), and returns them with the token the GitHub host's git server takes.
+func matrixSecrets(t *testing.T, srv *giteatest.Server, withGitToken bool) (s secrets, pushToken string) {
+	t.Helper()
+	s = secrets{
 		"GITHUB_TOKEN":                  "sentinel-github-" + randomWord(t),
 		"GITLAB_TOKEN":                  "sentinel-gitlab-" + randomWord(t),
 		"GITEA_TOKEN":                   srv.Token,
@@ -275,7 +278,7 @@ func credentialMatrix(t *testing.T, srv *giteatest.Server, withGitToken bool) {
 		"DOCKER_CONFIG auth":            "docker:sentinel-docker-" + randomWord(t),
 		"GitHub App installation token": "ghs_sentinel" + randomWord(t),
 	}
-	pushToken := s["GITHUB_TOKEN"] // what the GitHub host's git server takes
+	pushToken = s["GITHUB_TOKEN"]
 	if withGitToken {
 		s["FERRY_GIT_TOKEN"] = srv.NewToken(t, "write:repository")
 		pushToken = s["FERRY_GIT_TOKEN"]
@@ -290,7 +293,11 @@ func credentialMatrix(t *testing.T, srv *giteatest.Server, withGitToken bool) {
 	t.Setenv("FERRY_GITHUB_APP_ID", "7")
 	t.Setenv("FERRY_GITHUB_APP_INSTALLATION_ID", "99")
 	t.Setenv("FERRY_GITHUB_APP_PRIVATE_KEY_FILE", appKey(t))
+	return s, pushToken
+}
 
+func credentialMatrix(t *testing.T, srv *giteatest.Server, withGitToken bool) {
+	s, pushToken := matrixSecrets(t, srv, withGitToken)
 	reg, elsewhere, docker := newHostLog("the registry", s), newHostLog("the redirect target", s), newHostLog("the Docker-config registry", s)
 	giteaLog, github, plain := newHostLog("Gitea", s), newHostLog("the GitHub host", s), newHostLog("the unclaimed git host", s)
 
