@@ -26,12 +26,12 @@ build: ## build bin/ferry (version injected with -ldflags)
 tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
 
 # System tools the tests run: sshd (SSH remotes), ssh-keygen/ssh-agent (keys, SSH signatures),
-# gpg (GPG signatures), git. Installed with apt only when one is missing, so a warm machine
+# gpg (GPG signatures), git, chromium (headless, renders ferry history's HTML page). Installed with apt only when one is missing, so a warm machine
 # pays nothing; installing needs root.
-APT_PACKAGES := openssh-server openssh-client gnupg git
-APT_COMMANDS := /usr/sbin/sshd ssh-keygen ssh-agent gpg git
+APT_PACKAGES := openssh-server openssh-client gnupg git chromium
+APT_COMMANDS := /usr/sbin/sshd ssh-keygen ssh-agent gpg git chromium
 .PHONY: tools-apt
-tools-apt: ## install sshd, ssh-keygen, ssh-agent, gpg, git with apt-get when missing (needs root)
+tools-apt: ## install sshd, ssh-keygen, ssh-agent, gpg, git, chromium with apt-get when missing (needs root)
 	@missing=; for c in $(APT_COMMANDS); do \
 	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -265,6 +265,26 @@ git:
 		t.Errorf("a refused bump moved main from %s to %s", head, after)
 	}
 
+	// 7. rollback: dev goes back to what it ran before; a commit, reported like bump's.
+	res = r.run(map[string]string{"command": "rollback", "args": "dev", "repo": bare})
+	if res.failed || res.outputs["changed"] != "true" || !strings.Contains(res.outputs["commits"], `"environment":"dev"`) {
+		t.Fatalf("rollback: outputs %v\n%s", res.outputs, res)
+	}
+	if msg := git(t, bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Ferry-Rollback: api="+repo+":1.1.0@"+want) {
+		t.Errorf("rollback commit:\n%s", msg)
+	}
+
+	// 8. history: the DORA table and the events go to the job summary.
+	res = r.run(map[string]string{"command": "history", "repo": bare})
+	if res.failed || res.outputs["changed"] != "false" {
+		t.Fatalf("history: outputs %v\n%s", res.outputs, res)
+	}
+	for _, s := range []string{"| environment | deployments |", "| dev | api | rollback |", "| dev | 3 | "} {
+		if !strings.Contains(res.summary, s) {
+			t.Errorf("history summary lacks %q:\n%s", s, res.summary)
+		}
+	}
+
 	// The token never reaches the config repo.
 	if log := git(t, bare, "log", "-p", "--all"); strings.Contains(log, r.token) {
 		t.Errorf("the token is in the config repo's history")

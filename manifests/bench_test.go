@@ -81,7 +81,7 @@ spec:
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			n++
-			if err := manifests.Write(root, plan(b, n)); err != nil {
+			if err := writeEdit(root, plan(b, n)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,10 +9,14 @@
 //     newline survive.
 //   - A file is screened as bytes before it is parsed: a file that mentions no wanted
 //     repository and carries no marker is never parsed.
-//   - Every edit of a run is planned before anything is written; a file with no change is not
-//     written; each written file is replaced atomically (temp file and rename, mode kept).
-//   - Nothing outside the environment's path is written. Kustomize bases outside it are read to
-//     learn which images an overlay uses; they are never edited.
+//   - The package reads through an fs.FS and writes nothing: Plan returns the whole edit of a
+//     run (the changes and each changed file's old and new content and mode) and the caller
+//     writes it — ferry set-image to local disk, atomically and only inside --path
+//     (internal/atomicfile); promote as blobs of a Git tree. A file with no change is not in the
+//     edit.
+//   - No file outside the environment's path is in the edit. Kustomize bases outside it are
+//     read to learn which images an overlay uses; they are never edited.
 //
-// The package does no network I/O and knows nothing of Git.
+// The package does no network or disk I/O (depcheck_test.go keeps net and os out of its
+// imports) and knows nothing of Git.
 package manifests

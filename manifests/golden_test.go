@@ -74,7 +74,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
 			}
-			if err := manifests.Write(tmp, e); err != nil {
+			if err := writeEdit(tmp, e); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			gotChanges, _ := json.MarshalIndent(e.Changes, "", "  ")

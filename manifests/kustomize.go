@@ -291,6 +291,45 @@ func (r *run) eval(p string, extra map[string]bool, stack map[string]bool) []eva
 // overlayEntries adds an images entry to kustomization k (inside the environment's path)
 // for every wanted image its resources outside the path use and it has no entry for.
 func (r *run) overlayEntries(fc *fileCtx, k *kust) {
+	adds := r.missingEntries(k)
+	if len(adds) == 0 {
+		return
+	}
+	at, err := fc.insertEntries(k, adds)
+	if err != nil {
+		fc.fail(err)
+		return
+	}
+	for j, a := range adds {
+		fc.change(at.first+at.starts[j], fmt.Sprintf("images[%d]", at.before+j), formatRef(a.from.spelled, a.from.tag, a.from.digest), a.w.ref(a.from.spelled, a.from.tag, a.from.digest), a.w)
+	}
+}
+
+// overlayAdd is an images entry to add to an overlay: the wanted image, and the reference
+// (spelled as the base spells it, which is the entry's name) that it overrides.
+type overlayAdd struct {
+	w    *wanted
+	from evalRef
+}
+
+// kvs are the new entry's keys and values, in kustomize's order.
+func (a overlayAdd) kvs() []kv {
+	kvs := []kv{{"name", a.from.spelled}}
+	if a.w.img.NewName != "" {
+		kvs = append(kvs, kv{"newName", a.w.img.NewName})
+	}
+	if a.w.tag != "" {
+		kvs = append(kvs, kv{"newTag", a.w.tag})
+	}
+	if a.w.digest != "" {
+		kvs = append(kvs, kv{"digest", a.w.digest})
+	}
+	return kvs
+}
+
+// missingEntries lists, by name, the wanted images that k's resources outside the path use
+// and k has no entry for.
+func (r *run) missingEntries(k *kust) []overlayAdd {
 	have := map[string]bool{}
 	extra := map[string]bool{}
 	for _, e := range k.entries {
@@ -299,11 +338,7 @@ func (r *run) overlayEntries(fc *fileCtx, k *kust) {
 			extra[r.norm(e.name.Value)] = true
 		}
 	}
-	type add struct {
-		w    *wanted
-		from evalRef
-	}
-	var adds []add
+	var adds []overlayAdd
 	for _, rp := range k.resources {
 		if r.inPath(rp) {
 			continue
@@ -314,134 +349,138 @@ func (r *run) overlayEntries(fc *fileCtx, k *kust) {
 				continue
 			}
 			have[ref.spelled] = true
-			adds = append(adds, add{w, ref})
+			adds = append(adds, overlayAdd{w, ref})
 		}
-	}
-	if len(adds) == 0 {
-		return
 	}
 	sort.SliceStable(adds, func(i, j int) bool { return adds[i].from.spelled < adds[j].from.spelled })
-	f := fc.f
-	// The new entries, as lines (block style) or flow mappings.
-	entryKVs := func(a add) []kv {
-		kvs := []kv{{"name", a.from.spelled}}
-		if a.w.img.NewName != "" {
-			kvs = append(kvs, kv{"newName", a.w.img.NewName})
-		}
-		if a.w.tag != "" {
-			kvs = append(kvs, kv{"newTag", a.w.tag})
-		}
-		if a.w.digest != "" {
-			kvs = append(kvs, kv{"digest", a.w.digest})
-		}
-		return kvs
-	}
-	blockLines := func(dash, keys string) ([]string, []int) {
-		var lines []string
-		var starts []int
-		for _, a := range adds {
-			starts = append(starts, len(lines))
-			for i, e := range entryKVs(a) {
-				prefix := keys
-				if i == 0 {
-					prefix = dash + "- "
-				}
-				lines = append(lines, prefix+e.k+": "+render(nil, e.v))
-			}
-		}
-		return lines, starts
-	}
-	n0 := 0
-	var firstLine int
-	var starts []int
+	return adds
+}
+
+// insertedEntries is where insertEntries put the new entries: the line of the first, each
+// entry's line relative to it, and how many entries the list had before.
+type insertedEntries struct {
+	first  int
+	starts []int
+	before int
+}
+
+// insertEntries splices adds into k's images list, creating or filling it when it has none,
+// in the list's own style.
+func (fc *fileCtx) insertEntries(k *kust, adds []overlayAdd) (insertedEntries, error) {
 	i := mapPair(k.root, "images")
+	if i < 0 {
+		return fc.addImagesList(k.root, adds)
+	}
+	key, seq := k.root.Content[i], k.root.Content[i+1]
+	var at insertedEntries
+	var err error
 	switch {
-	case i < 0:
-		if k.root.Style&yaml.FlowStyle != 0 || len(k.root.Content) == 0 {
-			fc.fail(f.unsupported(k.root, "cannot add an images list to a flow-style or empty kustomization"))
-			return
-		}
-		end, err := f.nodeEnd(k.root.Content[len(k.root.Content)-2], k.root.Content[len(k.root.Content)-1])
-		if err != nil {
-			fc.fail(err)
-			return
-		}
-		indent := strings.Repeat(" ", k.root.Content[0].Column-1)
-		dash := indent
-		// Indent the new list as the file indents its other lists (resources:).
-		for j := 1; j < len(k.root.Content); j += 2 {
-			if v := k.root.Content[j]; v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
-				dash = strings.Repeat(" ", v.Column-1)
-				break
-			}
-		}
-		lines, st := blockLines(dash, dash+"  ")
-		lines = append([]string{indent + "images:"}, lines...)
-		firstLine = fc.insertLines(end, lines) + 1
-		starts = st
+	case isEmptyNull(seq):
+		at, err = fc.fillImagesList(key, adds)
+	case seq.Kind == yaml.SequenceNode && seq.Style&yaml.FlowStyle != 0:
+		at, err = fc.appendFlowEntries(seq, adds)
+	case seq.Kind == yaml.SequenceNode && len(seq.Content) > 0:
+		at, err = fc.appendBlockEntries(key, seq, adds)
 	default:
-		key, seq := k.root.Content[i], k.root.Content[i+1]
-		switch {
-		case isEmptyNull(seq):
-			off, err := f.afterColon(key)
-			if err != nil {
-				fc.fail(err)
-				return
-			}
-			indent := strings.Repeat(" ", key.Column-1)
-			lines, st := blockLines(indent, indent+"  ")
-			fc.edits = append(fc.edits, edit{start: off, end: off, text: f.eol + strings.Join(lines, f.eol)})
-			firstLine, starts = key.Line+1, st
-		case seq.Kind == yaml.SequenceNode && seq.Style&yaml.FlowStyle != 0:
-			end, err := f.nodeEnd(nil, seq)
-			if err != nil {
-				fc.fail(err)
-				return
-			}
-			var text strings.Builder
-			for j, a := range adds {
-				if j > 0 || len(seq.Content) > 0 {
-					text.WriteString(", ")
-				}
-				text.WriteString("{")
-				for x, e := range entryKVs(a) {
-					if x > 0 {
-						text.WriteString(", ")
-					}
-					text.WriteString(e.k + ": " + render(nil, e.v))
-				}
-				text.WriteString("}")
-				starts = append(starts, 0)
-			}
-			fc.edits = append(fc.edits, edit{start: end - 1, end: end - 1, text: text.String()})
-			firstLine = f.lineOf(end - 1)
-		case seq.Kind == yaml.SequenceNode && len(seq.Content) > 0:
-			end, err := f.nodeEnd(key, seq)
-			if err != nil {
-				fc.fail(err)
-				return
-			}
-			dash := strings.Repeat(" ", seq.Column-1)
-			keys := dash + "  "
-			if first := seq.Content[0]; first.Kind == yaml.MappingNode && len(first.Content) > 0 {
-				keys = strings.Repeat(" ", first.Content[0].Column-1)
-			}
-			lines, st := blockLines(dash, keys)
-			firstLine, starts = fc.insertLines(end, lines), st
-			n0 = len(seq.Content)
-		default:
-			fc.fail(f.unsupported(seq, "the images key is not a list"))
-			return
-		}
-		if seq.Kind == yaml.SequenceNode {
-			n0 = len(seq.Content)
+		err = fc.f.unsupported(seq, "the images key is not a list")
+	}
+	if seq.Kind == yaml.SequenceNode {
+		at.before = len(seq.Content)
+	}
+	return at, err
+}
+
+// addImagesList appends an images list to a block-style kustomization that has none, indented
+// as the file indents its other lists (resources:).
+func (fc *fileCtx) addImagesList(root *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+	if root.Style&yaml.FlowStyle != 0 || len(root.Content) == 0 {
+		return insertedEntries{}, fc.f.unsupported(root, "cannot add an images list to a flow-style or empty kustomization")
+	}
+	end, err := fc.f.nodeEnd(root.Content[len(root.Content)-2], root.Content[len(root.Content)-1])
+	if err != nil {
+		return insertedEntries{}, err
+	}
+	indent := strings.Repeat(" ", root.Content[0].Column-1)
+	dash := indent
+	for j := 1; j < len(root.Content); j += 2 {
+		if v := root.Content[j]; v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+			dash = strings.Repeat(" ", v.Column-1)
+			break
 		}
 	}
+	lines, starts := blockEntryLines(adds, dash, dash+"  ")
+	lines = append([]string{indent + "images:"}, lines...)
+	return insertedEntries{first: fc.insertLines(end, lines) + 1, starts: starts}, nil
+}
+
+// fillImagesList writes the entries after an "images:" key with no value.
+func (fc *fileCtx) fillImagesList(key *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+	f := fc.f
+	off, err := f.afterColon(key)
+	if err != nil {
+		return insertedEntries{}, err
+	}
+	indent := strings.Repeat(" ", key.Column-1)
+	lines, starts := blockEntryLines(adds, indent, indent+"  ")
+	fc.edits = append(fc.edits, edit{start: off, end: off, text: f.eol + strings.Join(lines, f.eol)})
+	return insertedEntries{first: key.Line + 1, starts: starts}, nil
+}
+
+// appendFlowEntries appends the entries as flow mappings inside a flow-style list: all on the
+// line of its closing bracket.
+func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+	f := fc.f
+	end, err := f.nodeEnd(nil, seq)
+	if err != nil {
+		return insertedEntries{}, err
+	}
+	var text strings.Builder
+	starts := make([]int, len(adds))
 	for j, a := range adds {
-		line := firstLine + starts[j]
-		if len(starts) > 0 && starts[len(starts)-1] == 0 {
-			line = firstLine
+		if j > 0 || len(seq.Content) > 0 {
+			text.WriteString(", ")
 		}
-		fc.change(line, fmt.Sprintf("images[%d]", n0+j), formatRef(a.from.spelled, a.from.tag, a.from.digest), a.w.ref(a.from.spelled, a.from.tag, a.from.digest), a.w)
+		text.WriteString("{")
+		for x, e := range a.kvs() {
+			if x > 0 {
+				text.WriteString(", ")
+			}
+			text.WriteString(e.k + ": " + render(nil, e.v))
+		}
+		text.WriteString("}")
 	}
+	fc.edits = append(fc.edits, edit{start: end - 1, end: end - 1, text: text.String()})
+	return insertedEntries{first: f.lineOf(end - 1), starts: starts}, nil
+}
+
+// appendBlockEntries appends the entries after the last item of a block-style list, indented
+// as its first item.
+func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+	end, err := fc.f.nodeEnd(key, seq)
+	if err != nil {
+		return insertedEntries{}, err
+	}
+	dash := strings.Repeat(" ", seq.Column-1)
+	keys := dash + "  "
+	if first := seq.Content[0]; first.Kind == yaml.MappingNode && len(first.Content) > 0 {
+		keys = strings.Repeat(" ", first.Content[0].Column-1)
+	}
+	lines, starts := blockEntryLines(adds, dash, keys)
+	return insertedEntries{first: fc.insertLines(end, lines), starts: starts}, nil
+}
+
+// blockEntryLines renders the entries as block lines: "- name: …" at the dash indent, the
+// other keys at the keys indent. starts holds each entry's first line, as an index in lines.
+func blockEntryLines(adds []overlayAdd, dash, keys string) (lines []string, starts []int) {
+	for _, a := range adds {
+		starts = append(starts, len(lines))
+		for i, e := range a.kvs() {
+			prefix := keys
+			if i == 0 {
+				prefix = dash + "- "
+			}
+			lines = append(lines, prefix+e.k+": "+render(nil, e.v))
+		}
+	}
+	return lines, starts
 }

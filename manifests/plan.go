@@ -439,6 +439,41 @@ func Find(opts Options) ([]Ref, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.findRefs()
+}
+
+// Finder is Find prepared once for many trees: the images are validated and their screens
+// built when it is made, so reading many versions of an environment (ferry history) pays
+// for that once. A Finder is not safe for concurrent use.
+type Finder struct{ proto *run }
+
+// NewFinder prepares Find for opts's Path, Images and Environment; opts.FS may be nil.
+func NewFinder(opts Options) (*Finder, error) {
+	if opts.FS == nil {
+		opts.FS = emptyFS{}
+	}
+	r, err := newRun(opts, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Finder{proto: r}, nil
+}
+
+// Find is Find over fsys with the Finder's options.
+func (f *Finder) Find(fsys fs.FS) ([]Ref, error) {
+	r := *f.proto
+	r.fsys = fsys
+	r.data, r.parsed, r.kusts, r.covered = map[string][]byte{}, map[string]*yfile{}, map[string]*kust{}, map[string]bool{}
+	return r.findRefs()
+}
+
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+func (r *run) findRefs() ([]Ref, error) {
 	files, err := r.files()
 	if err != nil {
 		return nil, err

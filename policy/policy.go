@@ -111,26 +111,33 @@ type Policy struct {
 func New(s Spec) (*Policy, error) {
 	s.Ignore = slices.Clone(s.Ignore)
 	p := &Policy{spec: s, versionIdx: -1}
+	for _, step := range []func() error{p.chooseKind, p.compileOrder, p.compileFilters, p.checkFollowedTag} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// chooseKind sets the one kind the spec names (semver with DefaultSemver when it names none).
+func (p *Policy) chooseKind() error {
+	s := p.spec
 	var kinds []string
-	if s.Semver != "" {
-		kinds = append(kinds, "semver")
-		p.kind = KindSemver
-	}
-	if s.Numerical != "" {
-		kinds = append(kinds, "numerical")
-		p.kind = KindNumerical
-	}
-	if s.Alphabetical != "" {
-		kinds = append(kinds, "alphabetical")
-		p.kind = KindAlphabetical
-	}
-	if s.NewestBuild {
-		kinds = append(kinds, "newestBuild")
-		p.kind = KindNewestBuild
-	}
-	if s.Digest != "" {
-		kinds = append(kinds, "digest")
-		p.kind = KindDigest
+	for _, k := range []struct {
+		set  bool
+		name string
+		kind Kind
+	}{
+		{s.Semver != "", "semver", KindSemver},
+		{s.Numerical != "", "numerical", KindNumerical},
+		{s.Alphabetical != "", "alphabetical", KindAlphabetical},
+		{s.NewestBuild, "newestBuild", KindNewestBuild},
+		{s.Digest != "", "digest", KindDigest},
+	} {
+		if k.set {
+			kinds = append(kinds, k.name)
+			p.kind = k.kind
+		}
 	}
 	switch len(kinds) {
 	case 0:
@@ -138,17 +145,23 @@ func New(s Spec) (*Policy, error) {
 		p.spec.Semver = DefaultSemver
 	case 1:
 	default:
-		return nil, &SpecError{Field: "policy", Value: strings.Join(kinds, ", "), Err: ErrConflictingKinds}
+		return &SpecError{Field: "policy", Value: strings.Join(kinds, ", "), Err: ErrConflictingKinds}
 	}
 	if s.Prerelease && p.kind != KindSemver {
-		return nil, &SpecError{Field: "policy.prerelease", Value: "true", Err: fmt.Errorf("only a semver policy has prereleases; remove it or use semver")}
+		return &SpecError{Field: "policy.prerelease", Value: "true", Err: fmt.Errorf("only a semver policy has prereleases; remove it or use semver")}
 	}
+	return nil
+}
 
+// compileOrder validates the kind's own setting: the semver constraint, the order, or the
+// followed tag.
+func (p *Policy) compileOrder() error {
+	s := p.spec
 	switch p.kind {
 	case KindSemver:
-		c, err := semver.NewConstraint(p.spec.Semver)
+		c, err := semver.NewConstraint(s.Semver)
 		if err != nil {
-			return nil, &SpecError{Field: "policy.semver", Value: p.spec.Semver, Err: fmt.Errorf("not a semver constraint (e.g. \">=1.2.0 <2.0.0\", \"^1.4\", \"~2.1\"): %w", err)}
+			return &SpecError{Field: "policy.semver", Value: s.Semver, Err: fmt.Errorf("not a semver constraint (e.g. \">=1.2.0 <2.0.0\", \"^1.4\", \"~2.1\"): %w", err)}
 		}
 		p.constraint = c
 		pre := *c
@@ -160,32 +173,37 @@ func New(s Spec) (*Policy, error) {
 		if fast, ok := readConstraints(c); ok {
 			p.fast = fast
 		}
-		p.detailOutside = " is outside " + strconv.Quote(p.spec.Semver)
+		p.detailOutside = " is outside " + strconv.Quote(s.Semver)
 	case KindNumerical:
 		desc, err := parseOrder(s.Numerical)
 		if err != nil {
-			return nil, &SpecError{Field: "policy.numerical", Value: s.Numerical, Err: err}
+			return &SpecError{Field: "policy.numerical", Value: s.Numerical, Err: err}
 		}
 		p.desc = desc
 	case KindAlphabetical:
 		desc, err := parseOrder(s.Alphabetical)
 		if err != nil {
-			return nil, &SpecError{Field: "policy.alphabetical", Value: s.Alphabetical, Err: err}
+			return &SpecError{Field: "policy.alphabetical", Value: s.Alphabetical, Err: err}
 		}
 		p.desc = desc
 	case KindDigest:
 		if !validTag(s.Digest) {
-			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("not a tag name (letters, digits, _ . -, at most 128, not starting with . or -)")}
+			return &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("not a tag name (letters, digits, _ . -, at most 128, not starting with . or -)")}
 		}
 		if isSignatureTag(s.Digest) {
-			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("names a cosign signature tag, not an image tag")}
+			return &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("names a cosign signature tag, not an image tag")}
 		}
 	}
+	return nil
+}
 
+// compileFilters compiles tags.allow and checks tags.ignore, with their rejection details.
+func (p *Policy) compileFilters() error {
+	s := p.spec
 	if s.Allow != "" {
 		re, err := regexp.Compile(s.Allow)
 		if err != nil {
-			return nil, &SpecError{Field: "tags.allow", Value: s.Allow, Err: fmt.Errorf("not a Go regexp: %w", err)}
+			return &SpecError{Field: "tags.allow", Value: s.Allow, Err: fmt.Errorf("not a Go regexp: %w", err)}
 		}
 		p.allow = re
 		p.versionIdx = re.SubexpIndex("version")
@@ -194,23 +212,29 @@ func New(s Spec) (*Policy, error) {
 	}
 	for i, g := range s.Ignore {
 		if g == "" {
-			return nil, &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("empty glob")}
+			return &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("empty glob")}
 		}
 		if _, err := path.Match(g, ""); err != nil {
-			return nil, &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("not a glob (*, ?, [a-z]): %w", err)}
+			return &SpecError{Field: fmt.Sprintf("tags.ignore[%d]", i), Value: g, Err: fmt.Errorf("not a glob (*, ?, [a-z]): %w", err)}
 		}
 		p.ignore = append(p.ignore, g)
 		p.detailIgnored = append(p.detailIgnored, fmt.Sprintf("matches ignore glob %q", g))
 	}
+	return nil
+}
 
-	if p.kind == KindDigest {
-		p.detailNotFollowed = fmt.Sprintf("the policy follows tag %q", s.Digest)
-		// The followed tag must survive the policy's own filters, or nothing could ever match.
-		if _, reason, detail := p.filter(s.Digest); reason != "" {
-			return nil, &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", reason, detail)}
-		}
+// checkFollowedTag refuses a digest policy whose followed tag its own filters exclude: nothing
+// could ever match.
+func (p *Policy) checkFollowedTag() error {
+	if p.kind != KindDigest {
+		return nil
 	}
-	return p, nil
+	s := p.spec
+	p.detailNotFollowed = fmt.Sprintf("the policy follows tag %q", s.Digest)
+	if _, reason, detail := p.filter(s.Digest); reason != "" {
+		return &SpecError{Field: "policy.digest", Value: s.Digest, Err: fmt.Errorf("the followed tag is excluded by the policy itself: %s (%s)", reason, detail)}
+	}
+	return nil
 }
 
 func parseOrder(s string) (desc bool, err error) {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ferryhq/ferry/promote"
 	"github.com/ferryhq/ferry/promote/promotetest"
@@ -68,5 +69,26 @@ func BenchmarkBump20000(b *testing.B) {
 	})
 	if out, err := exec.Command("git", "-C", w.Bare, "fsck", "--strict", "--no-dangling").CombinedOutput(); err != nil {
 		b.Fatalf("git fsck: %v\n%s", err, out)
+	}
+}
+
+// BenchmarkHistory reads the history of a 5,000-commit config repo with 20 environments × 50
+// images (every commit changes one image; one in ten by hand), from a bare repo on disk.
+func BenchmarkHistory(b *testing.B) {
+	bare := filepath.Join(b.TempDir(), "config.git")
+	n, err := promotetest.HistoryRepo(bare, promotetest.HistorySpec{Envs: 20, Images: 50, Commits: 5000, Start: time.Now().Add(-80 * 24 * time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := promote.History(ctx, promote.Options{Repo: bare}, promote.HistoryOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := len(rep.Events); got != n+20*50 {
+			b.Fatalf("%d events, want %d", got, n+20*50)
+		}
 	}
 }

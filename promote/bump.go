@@ -26,6 +26,7 @@ func Bump(ctx context.Context, opts Options, refs []string) (*Result, error) {
 		return nil, err
 	}
 	defer r.close()
+	r.command = "bump"
 
 	envs, err := r.bumpEnvironments()
 	if err != nil {

@@ -43,11 +43,18 @@ func TestEndToEnd(t *testing.T) {
 	trailers := func(t *testing.T, ref string, source, env string) {
 		t.Helper()
 		got := strings.Split(strings.TrimSpace(promotetest.Git(t, w.Bare, "log", "-1", "--format=%(trailers:only,unfold)", ref)), "\n")
+		command := "promote"
+		if source == "registry" {
+			command = "watch"
+		}
 		want := []string{
 			"Ferry-Image: api=" + w.Ref("api", "1.1.0"),
 			"Ferry-Image: worker=" + w.Ref("worker", "1.1.0"),
+			"Ferry-Signer: api=key keys/api.pub",
+			"Ferry-Signer: worker=key keys/api.pub",
 			"Ferry-Source: " + source,
 			"Ferry-Environment: " + env,
+			"Ferry-Command: " + command,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("trailers of %s (-want +got):\n%s", ref, diff)

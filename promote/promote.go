@@ -23,6 +23,7 @@ func Promote(ctx context.Context, opts Options, src, dst string) (*Result, error
 		return nil, err
 	}
 	defer r.close()
+	r.command = "promote"
 
 	srcEnv, dstEnv := r.cfg.Environment(src), r.cfg.Environment(dst)
 	switch {
@@ -64,6 +65,11 @@ func Promote(ctx context.Context, opts Options, src, dst string) (*Result, error
 		if cur := to[imgName]; cur.Digest == t.digest && cur.Tag == t.tag {
 			continue // already there
 		}
+		if held, err := r.heldOut(ctx, dstEnv, *t, to[imgName]); err != nil {
+			return r.res, err
+		} else if held {
+			continue
+		}
 		if soak := dstEnv.Gates.Soak; soak > 0 {
 			ok, detail, err := r.soaked(ctx, srcEnv, img, t.digest, soak)
 			if err != nil {
@@ -87,7 +93,7 @@ func Promote(ctx context.Context, opts Options, src, dst string) (*Result, error
 		targets = append(targets, *t)
 	}
 
-	if err := r.write(ctx, dstEnv, src, "ferry/"+dst+"/from-"+src, targets); err != nil {
+	if err := r.write(ctx, writeReq{env: dstEnv, source: src, prBranch: "ferry/" + dst + "/from-" + src, targets: targets}); err != nil {
 		return r.res, err
 	}
 	if len(refusals) > 0 {

@@ -71,8 +71,11 @@ func TestWatchWritesNewestVerifiedAndSkipsUnsigned(t *testing.T) {
 	wantTrailers := strings.Join([]string{
 		"Ferry-Image: api=" + w.Reg.Host + "/acme/api:1.1.0@" + w.Digest["api:1.1.0"],
 		"Ferry-Image: worker=" + w.Reg.Host + "/acme/worker:1.1.0@" + w.Digest["worker:1.1.0"],
+		"Ferry-Signer: api=key keys/api.pub",
+		"Ferry-Signer: worker=key keys/api.pub",
 		"Ferry-Source: registry",
 		"Ferry-Environment: dev",
+		"Ferry-Command: watch",
 	}, "\n")
 	if diff := cmp.Diff(wantTrailers, parsed); diff != "" {
 		t.Errorf("trailers as git reads them (-want +got):\n%s", diff)

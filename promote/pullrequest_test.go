@@ -679,3 +679,75 @@ func TestPromotePullRequestBodyLinksSourceCommit(t *testing.T) {
 		t.Errorf("the body has no link to staging's commit (%s…):\n%s", link, body)
 	}
 }
+
+// TestRollbackPullRequestOnGitea rolls prod back through a real Gitea: a pull request on
+// ferry/prod/rollback, updated in place by a repeated run; once merged, history reads the
+// rollback from the merged branch's trailers and promote holds the version back.
+func TestRollbackPullRequestOnGitea(t *testing.T) {
+	p := newPRWorld(t, prSetup{extra: stagingAhead})
+	ctx := context.Background()
+	res, err := promote.Promote(ctx, p.soaked(), "staging", "prod")
+	if err != nil || len(res.PullRequests) != 1 {
+		t.Fatalf("promote staging prod: %+v, %v", res, err)
+	}
+	if err := p.merge(res.PullRequests[0].Number); err != nil {
+		t.Fatal(err)
+	}
+
+	const branch = "ferry/prod/rollback"
+	mainBefore := p.head("main")
+	res, err = promote.Rollback(ctx, p.options(), "prod", promote.RollbackOptions{Images: []string{"api"}})
+	if err != nil || len(res.PullRequests) != 1 {
+		t.Fatalf("rollback prod: %s, %v", resultJSON(t, res), err)
+	}
+	first := res.PullRequests[0]
+	if first.Branch != branch || first.Updated || p.head("main") != mainBefore {
+		t.Errorf("rollback pull request %+v (main moved: %v)", first, p.head("main") != mainBefore)
+	}
+	pr := p.pull(first.Number)
+	if pr.Title != "Roll back prod: api 1.1.0 → 1.0.0" {
+		t.Errorf("title %q", pr.Title)
+	}
+	msg := p.message(p.head(branch))
+	api := p.Reg.Host + "/acme/api"
+	for _, want := range []string{
+		"Ferry-Image: api=" + api + ":1.0.0@" + p.Digest["api:1.0.0"],
+		"Ferry-Rollback: api=" + api + ":1.1.0@" + p.Digest["api:1.1.0"],
+		"Ferry-Command: rollback",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("rollback commit lacks %q:\n%s", want, msg)
+		}
+	}
+	// The same rollback again: the open pull request is kept, not duplicated.
+	res, err = promote.Rollback(ctx, p.options(), "prod", promote.RollbackOptions{Images: []string{"api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heads := p.openHeads(); !slices.Equal(heads, []string{branch}) {
+		t.Errorf("open pull requests after a repeated rollback: %v, want one on %s", heads, branch)
+	}
+	if err := p.merge(first.Number); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := promote.History(ctx, p.options(), promote.HistoryOptions{Env: "prod", Images: []string{"api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Events) == 0 || rep.Events[0].How != "rollback" || rep.Events[0].RolledBackFrom != api+":1.1.0@"+p.Digest["api:1.1.0"] {
+		t.Fatalf("newest prod api event = %+v, want the merged rollback", rep.Events)
+	}
+	if s := rep.Summary[0]; s.Rollbacks != 1 || s.TimeToRestoreMedian == nil {
+		t.Errorf("prod summary %+v: want one rollback with a time to restore", s)
+	}
+	// staging still runs 1.1.0: promoting it again is held back.
+	res, err = promote.Promote(ctx, p.soaked(), "staging", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Reason != promote.ReasonRolledBack || len(res.PullRequests) != 0 {
+		t.Errorf("promote over a hold: %s", resultJSON(t, res))
+	}
+	p.noToken("rollback", resultJSON(t, res), msg, pr.Body)
+}

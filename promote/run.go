@@ -37,6 +37,11 @@ type Options struct {
 	NoPush bool
 	// AllowDowngrade lets bump and watch write a version older than the environment runs.
 	AllowDowngrade bool
+	// AllowRolledBack lets bump write a version a rollback holds out of the environment.
+	AllowRolledBack bool
+	// HistoryWindow is how far back rollback and holds read history; default
+	// DefaultHistoryWindow (90 days).
+	HistoryWindow time.Duration
 	// Env restricts bump to one environment.
 	Env string
 	// Registry options (cache dir, transport, …) added to those ferry.yaml's registries imply.
@@ -87,6 +92,9 @@ type runner struct {
 	tmp       string // temporary files (keys copied out of the tree)
 	sign      gitrepo.Signer
 	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
+	command   string                   // the command run, for the Ferry-Command trailer
+	holds     map[string]*hold         // environment and image → hold (nil: none), this run
+	find      []manifests.Image        // findImages
 }
 
 func (o Options) now() time.Time {
@@ -134,7 +142,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
-		verified: map[string]verifyOutcome{}}
+		verified: map[string]verifyOutcome{}, holds: map[string]*hold{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
@@ -315,6 +323,8 @@ type target struct {
 	tag    string
 	digest string
 	signer string
+	// rolledBackFrom is, for a rollback, the reference rolled back from (Ferry-Rollback).
+	rolledBackFrom string
 }
 
 func (t target) ref() string {
@@ -378,12 +388,7 @@ func sameRepo(a, b string) bool {
 
 // current reads what env runs now for every image in ferry.yaml, keyed by image name.
 func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
-	var imgs []manifests.Image
-	for i := range r.cfg.Images {
-		img := &r.cfg.Images[i]
-		imgs = append(imgs, manifests.Image{Name: img.Name, Repository: img.Repository, Markers: img.Markers, Fields: fieldsOf(img)})
-	}
-	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: imgs, Environment: env.Name})
+	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
@@ -394,6 +399,17 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 		}
 	}
 	return out, nil
+}
+
+// findImages are ferry.yaml's images as manifests.Find looks for them (built once per run).
+func (r *runner) findImages() []manifests.Image {
+	if r.find == nil {
+		for i := range r.cfg.Images {
+			img := &r.cfg.Images[i]
+			r.find = append(r.find, manifests.Image{Name: img.Name, Repository: img.Repository, Markers: img.Markers, Fields: fieldsOf(img)})
+		}
+	}
+	return r.find
 }
 
 // currentAll reads what each environment runs: environment → image → reference.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ferryhq/ferry/internal/mdtable"
 	"github.com/ferryhq/ferry/policy"
 	"github.com/ferryhq/ferry/registry"
 )
@@ -33,6 +34,10 @@ type ImageStatus struct {
 	// Behind counts the versions the image's policy allows that are newer than Tag; -1 when the
 	// registry could not be asked.
 	Behind int `json:"behind"`
+	// Held is true when a rollback holds versions out of the environment (watch, bump and
+	// promote will not bring back HeldFrom, nor a version not newer than it).
+	Held     bool   `json:"held"`
+	HeldFrom string `json:"heldFrom,omitempty"`
 	// Note explains an unverified or unknown state.
 	Note string `json:"note,omitempty"`
 }
@@ -99,6 +104,12 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 					st.Verified = true
 				}
 			}
+			if h, err := r.holdFor(ctx, env, img, ref); err != nil {
+				return nil, err
+			} else if h != nil {
+				st.Held, st.HeldFrom = true, h.from
+				st.Note = joinNote(st.Note, "held: rolled back from "+shortRef(h.from))
+			}
 			if rk, err := rank(imgName); err == nil && rk != nil {
 				st.Behind = policy.Behind(ref.Tag, *rk)
 			} else if err != nil && !errors.Is(err, registry.ErrNothingQualifies) {
@@ -118,12 +129,10 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-// WriteText prints the matrix as aligned text; markdown as a table.
+// Write prints the matrix as aligned text, or as a Markdown table.
 func (s *StatusReport) Write(w io.Writer, markdown bool) error {
 	var b strings.Builder
-	if markdown {
-		b.WriteString("| environment | image | tag | digest | verified | behind |\n|---|---|---|---|---|---|\n")
-	}
+	t := mdtable.Table{Header: []string{"environment", "image", "tag", "digest", "verified", "behind", "held"}}
 	for _, e := range s.Environments {
 		for _, im := range e.Images {
 			behind := fmt.Sprint(im.Behind)
@@ -135,15 +144,22 @@ func (s *StatusReport) Write(w io.Writer, markdown bool) error {
 				ver = "no"
 			}
 			if markdown {
-				fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s |\n", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
-			} else {
-				fmt.Fprintf(&b, "%-12s %-16s %-16s %-20s verified=%-3s behind=%s", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
-				if im.Note != "" {
-					b.WriteString("  (" + im.Note + ")")
+				held := ""
+				if im.Held {
+					held = "rolled back from " + mdtable.Code(shortRef(im.HeldFrom))
 				}
-				b.WriteString("\n")
+				t.Rows = append(t.Rows, []string{e.Name, im.Image, im.Tag, "`" + short(im.Digest) + "`", ver, behind, held})
+				continue
 			}
+			fmt.Fprintf(&b, "%-12s %-16s %-16s %-20s verified=%-3s behind=%s", e.Name, im.Image, im.Tag, short(im.Digest), ver, behind)
+			if im.Note != "" {
+				b.WriteString("  (" + im.Note + ")")
+			}
+			b.WriteString("\n")
 		}
+	}
+	if markdown {
+		b.WriteString(t.String())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -27,6 +27,7 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		return nil, err
 	}
 	defer r.close()
+	r.command = "watch"
 
 	envs := r.registryFed()
 	runs, err := r.currentAll(envs)
@@ -97,10 +98,17 @@ func (r *runner) writeFromRegistry(ctx context.Context, envs []*config.Environme
 					fmt.Sprintf("%s runs %s, newer than %s by the image's policy (use --allow-downgrade)", env.Name, now.Tag, t.tag))
 				continue
 			}
+			if now.Digest != t.digest || now.Tag != t.tag { // a hold matters only for a change
+				if held, err := r.heldOut(ctx, env, t, now); err != nil {
+					return err
+				} else if held {
+					continue
+				}
+			}
 			wants = append(wants, t)
 		}
 		for _, group := range r.groupForBranches(env, wants) {
-			if err := r.write(ctx, env, "registry", group.branch, group.targets); err != nil {
+			if err := r.write(ctx, writeReq{env: env, source: "registry", prBranch: group.branch, targets: group.targets}); err != nil {
 				return err
 			}
 		}

@@ -22,54 +22,53 @@ const (
 	TrailerEnvironment = "Ferry-Environment"
 	// TrailerUnverified names an image written without verification (insecureSkipVerify).
 	TrailerUnverified = "Ferry-Unverified"
+	// TrailerSigner names, per image, the verify entry that verified what was written
+	// ("api=keys/cosign.pub"), so that history can say who signed each deployed version.
+	TrailerSigner = "Ferry-Signer"
+	// TrailerCommand is the command that wrote the commit: bump, watch, promote or rollback.
+	TrailerCommand = "Ferry-Command"
+	// TrailerRollback names, per image, the reference a rollback rolled back from
+	// ("api=ghcr.io/acme/api:1.3.0@sha256:…"); holds are read from it.
+	TrailerRollback = "Ferry-Rollback"
 )
+
+// writeReq is one environment's write: the targets, where they came from (source is
+// "registry" or an environment name) and the branch used when env writes through pull
+// requests. guard, when set, is checked on every tip the intent is computed on (a rollback
+// refuses to land over a version that moved meanwhile).
+type writeReq struct {
+	env      *config.Environment
+	source   string
+	prBranch string
+	targets  []target
+	guard    func(tip fs.FS) error
+	// title overrides the pull request title template (rollbacks).
+	title string
+}
 
 // write puts targets into env: one commit on git.branch, or one PR branch, per environment.
 // The intent is recomputed from the manifests on every attempt, so a push race replays the
-// decision on the new tip, never a textual patch. source is "registry" or an environment name;
-// prBranch is the branch used when env writes through pull requests.
-func (r *runner) write(ctx context.Context, env *config.Environment, source, prBranch string, targets []target) error {
-	if len(targets) == 0 {
+// decision on the new tip, never a textual patch.
+func (r *runner) write(ctx context.Context, req writeReq) error {
+	if len(req.targets) == 0 {
 		return nil
 	}
-	sort.Slice(targets, func(i, j int) bool { return targets[i].img.Name < targets[j].img.Name })
-	images := make([]manifests.Image, len(targets))
-	for i, t := range targets {
-		images[i] = t.manifestImage()
-	}
-
-	var edit *manifests.Edit
-	plan := func(tip fs.FS) (*manifests.Edit, error) {
-		e, err := manifests.Plan(manifests.Options{FS: tip, Path: env.Path, Images: images, Environment: env.Name})
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
-
+	sort.Slice(req.targets, func(i, j int) bool { return req.targets[i].img.Name < req.targets[j].img.Name })
 	if r.opts.DryRun {
-		e, err := plan(r.tip)
-		if err != nil {
-			return err
-		}
-		r.res.Changes = append(r.res.Changes, e.Changes...)
-		r.res.Diff += e.Diff()
-		if len(e.Files) > 0 { // what would be made: no SHA, no URL
-			if env.Write == config.WritePullRequest {
-				r.res.PullRequests = append(r.res.PullRequests, PullRequest{Environment: env.Name, Branch: prBranch})
-			} else {
-				r.res.Commits = append(r.res.Commits, Commit{Environment: env.Name, Branch: r.repo.Branch()})
-			}
-		}
-		return nil
+		return r.writeDryRun(req)
 	}
 	sign, err := r.signer()
 	if err != nil {
 		return err
 	}
-
+	var edit *manifests.Edit
 	intent := func(ctx context.Context, tip fs.FS) (*gitrepo.Change, error) {
-		e, err := plan(tip)
+		if req.guard != nil {
+			if err := req.guard(tip); err != nil {
+				return nil, err
+			}
+		}
+		e, err := r.plan(tip, req)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +76,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		if len(e.Files) == 0 {
 			return nil, nil
 		}
-		msg, err := r.commitMessage(env, source, changedTargets(targets, e.Changes), e.Changes)
+		msg, err := r.commitMessage(req.env, req.source, changedTargets(req.targets, e.Changes), e.Changes)
 		if err != nil {
 			return nil, err
 		}
@@ -93,48 +92,91 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 			Sign:      sign,
 		}, nil
 	}
+	if req.env.Write != config.WritePullRequest {
+		return r.writeCommit(ctx, req, intent, &edit)
+	}
+	return r.writePullRequest(ctx, req, intent, &edit)
+}
 
-	if env.Write != config.WritePullRequest {
-		res, err := r.repo.Apply(ctx, intent)
-		if err != nil {
-			return fmt.Errorf("environment %s: %w", env.Name, r.explainGitAuth(err))
+// plan plans the targets' rewrite of req.env in tip.
+func (r *runner) plan(tip fs.FS, req writeReq) (*manifests.Edit, error) {
+	images := make([]manifests.Image, len(req.targets))
+	for i, t := range req.targets {
+		images[i] = t.manifestImage()
+	}
+	return manifests.Plan(manifests.Options{FS: tip, Path: req.env.Path, Images: images, Environment: req.env.Name})
+}
+
+// writeDryRun reports what write would change, commit and open, and writes nothing.
+func (r *runner) writeDryRun(req writeReq) error {
+	if req.guard != nil {
+		if err := req.guard(r.tip); err != nil {
+			return err
 		}
-		if res.NoChange {
-			r.log.Info("nothing to change", "environment", env.Name)
-			return nil
+	}
+	e, err := r.plan(r.tip, req)
+	if err != nil {
+		return err
+	}
+	r.res.Changes = append(r.res.Changes, e.Changes...)
+	r.res.Diff += e.Diff()
+	if len(e.Files) > 0 { // what would be made: no SHA, no URL
+		if req.env.Write == config.WritePullRequest {
+			r.res.PullRequests = append(r.res.PullRequests, PullRequest{Environment: req.env.Name, Branch: req.prBranch})
+		} else {
+			r.res.Commits = append(r.res.Commits, Commit{Environment: req.env.Name, Branch: r.repo.Branch()})
 		}
-		r.res.Changes = append(r.res.Changes, edit.Changes...)
-		r.res.Commits = append(r.res.Commits, Commit{Environment: env.Name, SHA: res.SHA, Branch: res.Branch})
-		if res.Note != "" {
-			r.log.Info(res.Note, "environment", env.Name)
-		}
+	}
+	return nil
+}
+
+// writeCommit lands the intent on git.branch.
+func (r *runner) writeCommit(ctx context.Context, req writeReq, intent gitrepo.Intent, edit **manifests.Edit) error {
+	res, err := r.repo.Apply(ctx, intent)
+	if err != nil {
+		return fmt.Errorf("environment %s: %w", req.env.Name, r.explainGitAuth(err))
+	}
+	if res.NoChange {
+		r.log.Info("nothing to change", "environment", req.env.Name)
 		return nil
 	}
+	r.res.Changes = append(r.res.Changes, (*edit).Changes...)
+	r.res.Commits = append(r.res.Commits, Commit{Environment: req.env.Name, SHA: res.SHA, Branch: res.Branch})
+	if res.Note != "" {
+		r.log.Info(res.Note, "environment", req.env.Name)
+	}
+	return nil
+}
 
-	res, err := r.repo.ApplyBranch(ctx, prBranch, intent)
+// writePullRequest pushes the intent to the pull-request branch and opens or updates its
+// pull request (with no forge, the branch alone is reported).
+func (r *runner) writePullRequest(ctx context.Context, req writeReq, intent gitrepo.Intent, editp **manifests.Edit) error {
+	env := req.env
+	res, err := r.repo.ApplyBranch(ctx, req.prBranch, intent)
 	if err != nil {
 		return fmt.Errorf("environment %s: %w", env.Name, r.explainGitAuth(err))
 	}
+	edit := *editp
 	if edit == nil || len(edit.Files) == 0 {
 		r.log.Info("nothing to change", "environment", env.Name)
 		return nil
 	}
-	pr := PullRequest{Environment: env.Name, Branch: prBranch}
+	pr := PullRequest{Environment: env.Name, Branch: req.prBranch}
 	f, err := r.forge(env)
 	if err != nil {
 		return err
 	}
 	if f == nil {
 		if res.NoChange {
-			r.log.Info("the branch already holds this change", "environment", env.Name, "branch", prBranch)
+			r.log.Info("the branch already holds this change", "environment", env.Name, "branch", req.prBranch)
 			return nil
 		}
-		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", prBranch)
+		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", req.prBranch)
 		r.res.Changes = append(r.res.Changes, edit.Changes...)
 		r.res.PullRequests = append(r.res.PullRequests, pr)
 		return nil
 	}
-	spec, err := r.pullRequestSpec(env, source, prBranch, targets, edit)
+	spec, err := r.pullRequestSpec(req, edit)
 	if err != nil {
 		return err
 	}
@@ -148,7 +190,7 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		// The branch is pushed: report it, with the pull request when there is one.
 		r.res.Changes = append(r.res.Changes, edit.Changes...)
 		r.res.PullRequests = append(r.res.PullRequests, pr)
-		return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, prBranch, err)
+		return fmt.Errorf("environment %s: pull request for %s: %w", env.Name, req.prBranch, err)
 	}
 	unchanged := res.NoChange && got.Updated // the open pull request already carried this change
 	switch {
@@ -166,16 +208,24 @@ func (r *runner) write(ctx context.Context, env *config.Environment, source, prB
 		r.res.Changes = append(r.res.Changes, edit.Changes...)
 	}
 	if r.opts.Wait > 0 {
-		st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
-		pr.State = string(st)
-		if errors.Is(err, forge.ErrWaitTimeout) {
-			r.log.Info("pull request still open after --wait", "environment", env.Name, "url", got.URL, "wait", r.opts.Wait)
-		} else if err != nil {
-			r.res.PullRequests = append(r.res.PullRequests, pr)
-			return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
+		if err := r.waitPullRequest(ctx, f, env, got, &pr); err != nil {
+			return err
 		}
 	}
 	r.res.PullRequests = append(r.res.PullRequests, pr)
+	return nil
+}
+
+// waitPullRequest waits (promote --wait) for the pull request to be merged or closed.
+func (r *runner) waitPullRequest(ctx context.Context, f forge.Forge, env *config.Environment, got *forge.PullRequest, pr *PullRequest) error {
+	st, err := forge.Wait(ctx, f, got.Number, r.opts.WaitPoll, r.opts.Wait)
+	pr.State = string(st)
+	if errors.Is(err, forge.ErrWaitTimeout) {
+		r.log.Info("pull request still open after --wait", "environment", env.Name, "url", got.URL, "wait", r.opts.Wait)
+	} else if err != nil {
+		r.res.PullRequests = append(r.res.PullRequests, *pr)
+		return fmt.Errorf("environment %s: waiting for %s: %w", env.Name, got.URL, err)
+	}
 	return nil
 }
 
@@ -208,19 +258,33 @@ func (r *runner) commitMessage(env *config.Environment, source string, targets [
 		return "", err
 	}
 	var trailers []gitrepo.Trailer
+	add := func(key, value string) { trailers = append(trailers, gitrepo.Trailer{Key: key, Value: value}) }
 	for _, t := range targets {
-		trailers = append(trailers, gitrepo.Trailer{Key: TrailerImage, Value: t.img.Name + "=" + t.ref()})
+		add(TrailerImage, t.img.Name+"="+t.ref())
 	}
 	for _, t := range targets {
-		if t.signer == "" && t.img.InsecureSkipVerify {
-			trailers = append(trailers, gitrepo.Trailer{Key: TrailerUnverified, Value: t.img.Name})
+		if t.rolledBackFrom != "" {
+			add(TrailerRollback, t.img.Name+"="+t.rolledBackFrom)
 		}
 	}
-	trailers = append(trailers,
-		gitrepo.Trailer{Key: TrailerSource, Value: source},
-		gitrepo.Trailer{Key: TrailerEnvironment, Value: env.Name})
+	for _, t := range targets {
+		switch {
+		case t.signer != "":
+			add(TrailerSigner, t.img.Name+"="+oneLine(t.signer))
+		case t.img.InsecureSkipVerify:
+			add(TrailerUnverified, t.img.Name)
+		}
+	}
+	add(TrailerSource, source)
+	add(TrailerEnvironment, env.Name)
+	if r.command != "" {
+		add(TrailerCommand, r.command)
+	}
 	return gitrepo.FormatTrailers(body, trailers)
 }
+
+// oneLine folds a value onto one line for a trailer.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // signer loads git.signingKey, once per run: a GPG or SSH private key from the config repo or
 // env://VAR, decrypted with Options.SigningPassphrase. nil when commits are not signed.
@@ -263,6 +327,9 @@ func (r *runner) signer() (gitrepo.Signer, error) {
 // value the environment ran before (from the manifests' first change for it).
 func templateData(env *config.Environment, source string, targets []target, changes []manifests.Change) config.TemplateData {
 	d := config.TemplateData{Environment: env.Name, Source: source}
+	for _, t := range targets {
+		d.Rollback = d.Rollback || t.rolledBackFrom != ""
+	}
 	for _, t := range targets {
 		from := ""
 		for _, c := range changes {
@@ -314,7 +381,8 @@ func (r *runner) forge(env *config.Environment) (forge.Forge, error) {
 
 // pullRequestSpec renders the PR title and body for env (its pullRequest settings are already
 // merged over git.pullRequest by the config loader).
-func (r *runner) pullRequestSpec(env *config.Environment, source, branch string, targets []target, edit *manifests.Edit) (forge.Spec, error) {
+func (r *runner) pullRequestSpec(req writeReq, edit *manifests.Edit) (forge.Spec, error) {
+	env, source, branch, targets := req.env, req.source, req.prBranch, req.targets
 	var changes []manifests.Change
 	if edit != nil {
 		changes = edit.Changes
@@ -328,6 +396,9 @@ func (r *runner) pullRequestSpec(env *config.Environment, source, branch string,
 	title, err := env.RenderTitle(data)
 	if err != nil {
 		return forge.Spec{}, err
+	}
+	if req.title != "" {
+		title = req.title
 	}
 	body, err := env.RenderBody(data)
 	if err != nil {

@@ -55,6 +55,8 @@ Examples:
    ferry watch --once                         # on a CI schedule
    ferry promote staging prod                 # a pull request for prod
    ferry status --output markdown
+   ferry history --env prod
+   ferry rollback prod --image api
    ferry set-image --path envs/dev ghcr.io/acme/api:1.4.2
    ferry set-image --dry-run --output json nginx=ghcr.io/acme/nginx:1.27`,
 		Version:              version,
@@ -84,6 +86,8 @@ Examples:
 			watchCommand(),
 			promoteCommand(),
 			statusCommand(),
+			historyCommand(),
+			rollbackCommand(),
 			versionCommand(),
 			tagsCommand(),
 			lintCommand(),

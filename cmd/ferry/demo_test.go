@@ -41,6 +41,15 @@ func TestDemo(t *testing.T) {
 		"$ ferry status",
 		"staging      api              1.2.0 ",
 		"prod         api              1.0.0 ",
+		"$ ferry rollback dev --image api",
+		"/demo/api:1.2.0@sha256:",
+		"dev: committed ",
+		"$ ferry watch --once",
+		"skipped dev api 1.2.0: rolled-back",
+		"$ ferry history",
+		" dev          api    rollback ",
+		" staging      api    promote ",
+		"ROLLBACKS",
 		"$ git log --all",
 		"(ferry/prod/from-staging) prod: update api, web from staging",
 		"Ferry-Source: staging",
@@ -55,6 +64,10 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("narration lacks %q after the lines before it:\n%s", want, out)
 		}
 		rest = rest[i+len(want):]
+	}
+	// the rollback commit, wherever git log puts it among commits made in the same second
+	if log := out[strings.Index(out, "$ git log --all"):]; !strings.Contains(log, "(HEAD -> main) dev: roll back api\n") || !strings.Contains(log, "Ferry-Rollback: api=127.0.0.1:") {
+		t.Errorf("git log lacks the rollback commit:\n%s", log)
 	}
 	if errOut != "" {
 		t.Errorf("stderr is not empty:\n%s", errOut)
@@ -100,7 +113,8 @@ func TestDemo(t *testing.T) {
 		want      []string
 		not       []string
 	}{
-		{"main", "envs/dev/kustomization.yaml", []string{"newTag: 1.2.0", "/demo/web"}, []string{"1.3.0"}},
+		// dev was rolled back from api 1.2.0 to 1.0.0
+		{"main", "envs/dev/kustomization.yaml", []string{"newTag: 1.0.0", "/demo/web"}, []string{"1.3.0", "1.2.0"}},
 		{"main", "envs/staging/values.yaml", []string{`tag: "1.2.0"`, `tag: "2.1.0"`}, []string{"1.3.0"}},
 		{"main", "envs/prod/deployment.yaml", []string{"/demo/api:1.0.0@sha256:", "/demo/web:2.0.0@sha256:"}, nil},
 		{"ferry/prod/from-staging", "envs/prod/deployment.yaml", []string{"/demo/api:1.2.0@sha256:", "/demo/web:2.1.0@sha256:"}, nil},
@@ -127,8 +141,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kustomize build envs/dev: %v\n%s", err, b)
 	}
-	if !strings.Contains(string(b), "/demo/api@sha256:") && !strings.Contains(string(b), "/demo/api:1.2.0") {
-		t.Errorf("kustomize build does not run api 1.2.0:\n%s", b)
+	if !strings.Contains(string(b), "/demo/api@sha256:") && !strings.Contains(string(b), "/demo/api:1.0.0@") {
+		t.Errorf("kustomize build does not run api 1.0.0 by digest:\n%s", b)
 	}
 }
 

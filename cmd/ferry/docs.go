@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // docsCommand writes docs/cli.md from the app itself, so the reference cannot drift from the
@@ -44,10 +46,11 @@ func writeCLIDocs(w io.Writer, app *cli.App) error {
 	b.WriteString("# ferry command-line reference\n\n")
 	writeDescription(&b, upperFirst(app.Usage)+".")
 	writeDescription(&b, app.Description)
-	b.WriteString("| command | does |\n| --- | --- |\n")
+	commands := mdtable.Table{Header: []string{"command", "does"}}
 	for _, cmd := range app.VisibleCommands() {
-		fmt.Fprintf(&b, "| [`ferry %s`](#ferry-%s) | %s |\n", cmd.Name, cmd.Name, mdCell(cmd.Usage))
+		commands.Rows = append(commands.Rows, []string{fmt.Sprintf("[`ferry %s`](#ferry-%s)", cmd.Name, cmd.Name), cmd.Usage})
 	}
+	b.WriteString(commands.String())
 	b.WriteString("\n## Global flags\n\n")
 	b.WriteString("Global flags go before the command: `ferry --log-level debug watch`.\n\n")
 	writeFlags(&b, app.VisibleFlags())
@@ -56,11 +59,13 @@ func writeCLIDocs(w io.Writer, app *cli.App) error {
 		writeCommand(&b, cmd, "ferry")
 	}
 
-	b.WriteString("## Exit codes\n\n| code | meaning |\n| --- | --- |\n")
-	fmt.Fprintf(&b, "| %d | success, with or without changes |\n", exitOK)
-	fmt.Fprintf(&b, "| %d | error |\n", exitError)
-	fmt.Fprintf(&b, "| %d | usage error: an unknown flag or command, a missing or malformed argument |\n", exitUsage)
-	fmt.Fprintf(&b, "| %d | verification refused an image that was explicitly asked for (`bump`, `verify`, `promote`) |\n\n", exitRefused)
+	b.WriteString("## Exit codes\n\n")
+	b.WriteString(mdtable.Table{Header: []string{"code", "meaning"}, Rows: [][]string{
+		{fmt.Sprint(exitOK), "success, with or without changes"},
+		{fmt.Sprint(exitError), "error"},
+		{fmt.Sprint(exitUsage), "usage error: an unknown flag or command, a missing or malformed argument"},
+		{fmt.Sprint(exitRefused), "verification refused an image that was explicitly asked for (`bump`, `verify`, `promote`)"},
+	}}.String() + "\n")
 	b.WriteString("## Tokens\n\n")
 	b.WriteString("Tokens are read from the environment only, never from flags: `GITHUB_TOKEN`, `GITLAB_TOKEN`,\n" +
 		"`GITEA_TOKEN` for pull requests, `FERRY_GIT_TOKEN` for pushing over HTTPS, or an SSH key.\n" +
@@ -139,7 +144,7 @@ func writeDescription(b *strings.Builder, desc string) {
 }
 
 func writeFlags(b *strings.Builder, flags []cli.Flag) {
-	b.WriteString("| flag | environment | default | meaning |\n| --- | --- | --- | --- |\n")
+	t := mdtable.Table{Header: []string{"flag", "environment", "default", "meaning"}}
 	for _, f := range flags {
 		names := f.Names()
 		name := "`--" + names[0]
@@ -172,13 +177,9 @@ func writeFlags(b *strings.Builder, flags []cli.Flag) {
 		if rf, ok := f.(cli.RequiredFlag); ok && rf.IsRequired() {
 			usage = "required; " + usage
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, env, def, mdCell(usage))
+		t.Rows = append(t.Rows, []string{name, env, def, usage})
 	}
-	b.WriteString("\n")
-}
-
-func mdCell(s string) string {
-	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
+	b.WriteString(t.String() + "\n")
 }
 
 func upperFirst(s string) string {

@@ -10,11 +10,14 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ferryhq/ferry/internal/mdtable"
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/history"
 )
 
 // githubReportCommand is the GitHub Action's last step: it turns the JSON a ferry command
@@ -74,6 +77,11 @@ type actionReport struct {
 			Note     string `json:"note,omitempty"`
 		} `json:"images"`
 	} `json:"environments"`
+
+	// history
+	Events  []history.Event   `json:"events"`
+	Summary []history.Summary `json:"summary"`
+	Since   time.Time         `json:"since"`
 
 	// verify
 	Ref      string `json:"ref"`
@@ -178,127 +186,165 @@ func randomDelimiter() (string, error) {
 // committed, opened and skipped (or the status matrix, verify verdict or tags decision).
 func (r *actionReport) writeSummary(w io.Writer) error {
 	var b strings.Builder
-	title := "ferry"
-	if r.Command != "" {
-		title += " " + r.Command
-	}
-	fmt.Fprintf(&b, "### %s\n\n", title)
-	switch r.ExitCode {
-	case exitOK:
-	case exitRefused:
-		b.WriteString("**Verification refused an image** (exit code 3): nothing unverified was written.\n\n")
-	default:
-		fmt.Fprintf(&b, "**ferry failed** (exit code %d): see the step's log.\n\n", r.ExitCode)
-	}
-
-	if len(r.Changes) > 0 {
-		b.WriteString("| environment | image | file | from | to |\n| --- | --- | --- | --- | --- |\n")
-		for _, c := range r.Changes {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", cell(c.Environment), cell(c.Image),
-				cell(fmt.Sprintf("%s:%d", c.File, c.Line)), code(c.From), code(c.To))
+	r.writeHeading(&b)
+	wrote := false
+	for _, section := range []func() string{
+		r.changesTable, r.commitsTable, r.pullRequestsTable, r.skippedTable,
+		r.statusTable, r.historySection, r.verifyTable, r.tagsSection,
+	} {
+		if s := section(); s != "" {
+			b.WriteString(s + "\n")
+			wrote = true
 		}
-		b.WriteString("\n")
 	}
-	if len(r.Commits) > 0 {
-		b.WriteString("| environment | commit | branch |\n| --- | --- | --- |\n")
-		for _, c := range r.Commits {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(c.Environment), code(c.SHA), code(c.Branch))
-		}
-		b.WriteString("\n")
-	}
-	if len(r.PullRequests) > 0 {
-		b.WriteString("| environment | pull request | branch | |\n| --- | --- | --- | --- |\n")
-		for _, p := range r.PullRequests {
-			link := "(no forge: open it by hand)"
-			if p.URL != "" {
-				link = fmt.Sprintf("[#%d](%s)", p.Number, p.URL)
-			}
-			state := "opened"
-			if p.Updated {
-				state = "updated"
-			}
-			if p.URL == "" {
-				state = "pushed"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(p.Environment), link, code(p.Branch), state)
-		}
-		b.WriteString("\n")
-	}
-	if len(r.Skipped) > 0 {
-		b.WriteString("| environment | image | tag | skipped because |\n| --- | --- | --- | --- |\n")
-		for _, s := range r.Skipped {
-			why := s.Reason
-			if s.Detail != "" {
-				why += ": " + s.Detail
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(s.Environment), cell(s.Image), code(s.Tag), cell(why))
-		}
-		b.WriteString("\n")
-	}
-	if len(r.Environments) > 0 {
-		b.WriteString("| environment | image | tag | digest | verified | behind |\n| --- | --- | --- | --- | --- | --- |\n")
-		for _, e := range r.Environments {
-			for _, i := range e.Images {
-				behind := fmt.Sprint(i.Behind)
-				if i.Behind < 0 {
-					behind = "?"
-				}
-				verified := "no"
-				if i.Verified {
-					verified = "yes"
-				}
-				if i.Note != "" {
-					verified += " (" + i.Note + ")"
-				}
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(e.Name), cell(i.Image), code(i.Tag), code(shortDigest(i.Digest)), cell(verified), behind)
-			}
-		}
-		b.WriteString("\n")
-	}
-	if r.Verified != nil {
-		b.WriteString("| image | digest | verified | signer or reason |\n| --- | --- | --- | --- |\n")
-		verified, who := "no", r.Reason
-		if *r.Verified {
-			verified, who = "yes", r.Signer
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n\n", code(r.Ref), code(shortDigest(r.Digest)), verified, cell(who))
-	}
-	if r.Chosen != nil || len(r.Candidates) > 0 {
-		if r.Chosen != nil {
-			fmt.Fprintf(&b, "Chosen: %s %s", code(r.Chosen.Tag), code(shortDigest(r.Chosen.Digest)))
-			if r.Chosen.Signer != "" {
-				fmt.Fprintf(&b, " signed by %s", cell(r.Chosen.Signer))
-			}
-			b.WriteString("\n\n")
-		}
-		b.WriteString("| tag | verdict | reason |\n| --- | --- | --- |\n")
-		for _, c := range r.Candidates {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(c.Tag), cell(c.Verdict), cell(c.Reason))
-		}
-		b.WriteString("\n")
-	}
-	if !r.changed() && len(r.Skipped) == 0 && len(r.Environments) == 0 && r.Verified == nil && r.Chosen == nil && len(r.Candidates) == 0 && r.ExitCode == exitOK {
+	if !wrote && r.ExitCode == exitOK {
 		b.WriteString("Nothing to change.\n\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// cell makes s safe inside a markdown table cell.
-func cell(s string) string {
-	if s == "" {
-		return ""
+// writeHeading writes the title and, when ferry did not exit 0, what its exit code means.
+func (r *actionReport) writeHeading(b *strings.Builder) {
+	title := "ferry"
+	if r.Command != "" {
+		title += " " + r.Command
 	}
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.Join(strings.Fields(s), " ")
+	fmt.Fprintf(b, "### %s\n\n", title)
+	switch r.ExitCode {
+	case exitOK:
+	case exitRefused:
+		b.WriteString("**Verification refused an image** (exit code 3): nothing unverified was written.\n\n")
+	default:
+		fmt.Fprintf(b, "**ferry failed** (exit code %d): see the step's log.\n\n", r.ExitCode)
+	}
 }
 
-// code formats s as inline code in a table cell; empty stays empty.
-func code(s string) string {
-	if s == "" {
+// The summary's sections: each returns "" when the report has nothing for it.
+
+func (r *actionReport) changesTable() string {
+	if len(r.Changes) == 0 {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
+	t := mdtable.Table{Header: []string{"environment", "image", "file", "from", "to"}}
+	for _, c := range r.Changes {
+		t.Rows = append(t.Rows, []string{c.Environment, c.Image, fmt.Sprintf("%s:%d", c.File, c.Line), mdtable.Code(c.From), mdtable.Code(c.To)})
+	}
+	return t.String()
+}
+
+func (r *actionReport) commitsTable() string {
+	if len(r.Commits) == 0 {
+		return ""
+	}
+	t := mdtable.Table{Header: []string{"environment", "commit", "branch"}}
+	for _, c := range r.Commits {
+		t.Rows = append(t.Rows, []string{c.Environment, mdtable.Code(c.SHA), mdtable.Code(c.Branch)})
+	}
+	return t.String()
+}
+
+func (r *actionReport) pullRequestsTable() string {
+	if len(r.PullRequests) == 0 {
+		return ""
+	}
+	t := mdtable.Table{Header: []string{"environment", "pull request", "branch", ""}}
+	for _, p := range r.PullRequests {
+		link, state := "(no forge: open it by hand)", "pushed"
+		if p.URL != "" {
+			link, state = fmt.Sprintf("[#%d](%s)", p.Number, p.URL), "opened"
+			if p.Updated {
+				state = "updated"
+			}
+		}
+		t.Rows = append(t.Rows, []string{p.Environment, link, mdtable.Code(p.Branch), state})
+	}
+	return t.String()
+}
+
+func (r *actionReport) skippedTable() string {
+	if len(r.Skipped) == 0 {
+		return ""
+	}
+	t := mdtable.Table{Header: []string{"environment", "image", "tag", "skipped because"}}
+	for _, s := range r.Skipped {
+		why := s.Reason
+		if s.Detail != "" {
+			why += ": " + s.Detail
+		}
+		t.Rows = append(t.Rows, []string{s.Environment, s.Image, mdtable.Code(s.Tag), why})
+	}
+	return t.String()
+}
+
+func (r *actionReport) statusTable() string {
+	if len(r.Environments) == 0 {
+		return ""
+	}
+	t := mdtable.Table{Header: []string{"environment", "image", "tag", "digest", "verified", "behind"}}
+	for _, e := range r.Environments {
+		for _, i := range e.Images {
+			behind := fmt.Sprint(i.Behind)
+			if i.Behind < 0 {
+				behind = "?"
+			}
+			verified := "no"
+			if i.Verified {
+				verified = "yes"
+			}
+			if i.Note != "" {
+				verified += " (" + i.Note + ")"
+			}
+			t.Rows = append(t.Rows, []string{e.Name, i.Image, mdtable.Code(i.Tag), mdtable.Code(shortDigest(i.Digest)), verified, behind})
+		}
+	}
+	return t.String()
+}
+
+// historySection is `ferry history --output markdown`: the DORA table and the events.
+func (r *actionReport) historySection() string {
+	if r.Summary == nil {
+		return ""
+	}
+	var b strings.Builder
+	if err := writeHistoryMarkdown(&b, &history.Report{Since: r.Since, Events: r.Events, Summary: r.Summary}); err != nil {
+		return ""
+	}
+	return b.String()
+}
+
+func (r *actionReport) verifyTable() string {
+	if r.Verified == nil {
+		return ""
+	}
+	verified, who := "no", r.Reason
+	if *r.Verified {
+		verified, who = "yes", r.Signer
+	}
+	return mdtable.Table{
+		Header: []string{"image", "digest", "verified", "signer or reason"},
+		Rows:   [][]string{{mdtable.Code(r.Ref), mdtable.Code(shortDigest(r.Digest)), verified, who}},
+	}.String()
+}
+
+// tagsSection is the tags decision: the chosen tag, then every candidate with its verdict.
+func (r *actionReport) tagsSection() string {
+	if r.Chosen == nil && len(r.Candidates) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	if r.Chosen != nil {
+		fmt.Fprintf(&b, "Chosen: %s %s", mdtable.Code(r.Chosen.Tag), mdtable.Code(shortDigest(r.Chosen.Digest)))
+		if r.Chosen.Signer != "" {
+			fmt.Fprintf(&b, " signed by %s", mdtable.Cell(r.Chosen.Signer))
+		}
+		b.WriteString("\n\n")
+	}
+	t := mdtable.Table{Header: []string{"tag", "verdict", "reason"}}
+	for _, c := range r.Candidates {
+		t.Rows = append(t.Rows, []string{mdtable.Code(c.Tag), c.Verdict, c.Reason})
+	}
+	return b.String() + t.String()
 }
 
 // shortDigest shortens sha256:… to its first 12 hex digits for the summary.

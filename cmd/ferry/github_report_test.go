@@ -78,7 +78,7 @@ func TestGitHubReport(t *testing.T) {
 				"| dev | api | envs/dev/kustomization.yaml:7 | `ghcr.io/acme/api:1.2.0` | `ghcr.io/acme/api:1.3.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef` |\n\n" +
 				"| environment | commit | branch |\n| --- | --- | --- |\n" +
 				"| dev | `3f2a9c1` | `main` |\n\n" +
-				"| environment | pull request | branch | |\n| --- | --- | --- | --- |\n" +
+				"| environment | pull request | branch |  |\n| --- | --- | --- | --- |\n" +
 				"| staging | [#12](https://github.com/acme/config/pull/12) | `ferry/staging/api` | updated |\n" +
 				"| prod | (no forge: open it by hand) | `ferry/prod/api` | pushed |\n\n" +
 				"| environment | image | tag | skipped because |\n| --- | --- | --- | --- |\n" +

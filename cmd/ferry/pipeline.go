@@ -45,6 +45,7 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 		DryRun:            c.Bool("dry-run"),
 		NoPush:            c.Bool("no-push"),
 		AllowDowngrade:    c.Bool("allow-downgrade"),
+		AllowRolledBack:   c.Bool("allow-rolled-back"),
 		Env:               c.String("env"),
 		Log:               slog.Default(),
 		GitAuth:           gitAuthFromEnv(),
@@ -215,6 +216,7 @@ Example:
 		Flags: append(pipelineFlags(),
 			&cli.StringFlag{Name: "env", Usage: "write only this environment", EnvVars: []string{"FERRY_ENV"}},
 			&cli.BoolFlag{Name: "allow-downgrade", Usage: "write a version older than the environment runs", EnvVars: []string{"FERRY_ALLOW_DOWNGRADE"}},
+			&cli.BoolFlag{Name: "allow-rolled-back", Usage: "write a version a rollback holds out of the environment", EnvVars: []string{"FERRY_ALLOW_ROLLED_BACK"}},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
+	"github.com/ferryhq/ferry/registry/registrytest"
 )
 
 // A sample is what one timed run of a step cost.
@@ -51,6 +54,24 @@ type runner struct {
 	samples map[string][]sample
 	rss     map[string]int64
 	kinds   map[string]string
+}
+
+// warmRunner runs e.runs rounds after one warm-up round, counting the requests at s by kind.
+func warmRunner(e *env, s *registrytest.Server) *runner {
+	return &runner{Runs: e.runs, Warmup: true, Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr,
+		Kinds: func() string { return kindsString(s.Counts()) }}
+}
+
+// runDelayed runs steps with every request at s delayed by latency, as by a registry farther
+// away: at most 3 rounds, no warm-up, requests counted.
+func runDelayed(e *env, s *registrytest.Server, latency time.Duration, steps []step) (*runner, error) {
+	s.SetLatency(latency)
+	defer s.SetLatency(0)
+	slow := &runner{Runs: min(e.runs, 3), Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr}
+	if err := slow.run(steps); err != nil {
+		return nil, err
+	}
+	return slow, nil
 }
 
 func (r *runner) run(steps []step) error {
@@ -294,20 +315,15 @@ func (d *doc) p(format string, args ...any) { fmt.Fprintf(d, format+"\n", args..
 
 // table writes a markdown table; align has one letter per column, l (left) or r (right).
 func (d *doc) table(header []string, align string, rows [][]string) {
-	d.p("| %s |", strings.Join(header, " | "))
-	var seps []string
-	for i := range header {
-		if i < len(align) && align[i] == 'r' {
-			seps = append(seps, "---:")
+	t := mdtable.Table{Header: header, Rows: rows}
+	for _, a := range align {
+		if a == 'r' {
+			t.Align = append(t.Align, mdtable.Right)
 		} else {
-			seps = append(seps, "---")
+			t.Align = append(t.Align, mdtable.Left)
 		}
 	}
-	d.p("| %s |", strings.Join(seps, " | "))
-	for _, r := range rows {
-		d.p("| %s |", strings.Join(r, " | "))
-	}
-	d.p("")
+	d.WriteString(t.String() + "\n")
 }
 
 // commands lists each step's command line.

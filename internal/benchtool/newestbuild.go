@@ -27,21 +27,47 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	}
 	s := registrytest.New(e.t)
 	s.SetTagListing(registrytest.ListingLink, 1000)
-	// Created times are a permutation of the tag order, so neither the first nor the last tag
-	// by name is the newest build.
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	winner := ""
-	for i := range *n {
-		rank := (i * 7919) % *n // 7919 is prime, so this is a permutation when n has no factor 7919
-		tag := fmt.Sprintf("build-%03d", i)
-		s.PushRandom(e.t, "app:"+tag, registrytest.Image{Created: start.Add(time.Duration(rank) * time.Minute)})
-		if rank == *n-1 {
-			winner = tag
-		}
-	}
+	winner := pushBuilds(e, s, *n)
 	repo := s.Repo("app")
 	e.logf("newest-build: %s, %d images, newest build %s", repo, *n, winner)
 
+	steps, err := newestBuildSteps(e, repo, winner)
+	if err != nil {
+		return "", err
+	}
+	r := warmRunner(e, s)
+	if err := r.run(steps); err != nil {
+		return "", err
+	}
+	// The same without the crane loop, every request delayed as by a registry farther away.
+	var slow *runner
+	if *latency > 0 {
+		if slow, err = runDelayed(e, s, *latency, steps[1:]); err != nil {
+			return "", err
+		}
+	}
+	return newestBuildDoc(e, *n, *latency, winner, r, slow, steps), nil
+}
+
+// pushBuilds pushes n distinct images app:build-NNN whose created times are a permutation of
+// the tag order, so neither the first nor the last tag by name is the newest build; it
+// returns the newest build's tag.
+func pushBuilds(e *env, s *registrytest.Server, n int) (winner string) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		rank := (i * 7919) % n // 7919 is prime, so this is a permutation when n has no factor 7919
+		tag := fmt.Sprintf("build-%03d", i)
+		s.PushRandom(e.t, "app:"+tag, registrytest.Image{Created: start.Add(time.Duration(rank) * time.Minute)})
+		if rank == n-1 {
+			winner = tag
+		}
+	}
+	return winner
+}
+
+// newestBuildSteps are the crane loop, the Go scan and ferry with a cold and a warm cache,
+// each first checked to pick winner (which also fills the warm cache).
+func newestBuildSteps(e *env, repo, winner string) ([]step, error) {
 	cold := filepath.Join(e.work, "cold")
 	warm := filepath.Join(e.work, "warm")
 	script := `for t in $(crane ls "$REPO"); do printf '%s %s\n' "$(crane config "$REPO:$t" | grep -o '"created":"[^"]*"' | head -1)" "$t"; done | sort -r | head -1`
@@ -49,52 +75,36 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	naive := proc{Args: []string{e.self, "naive-scan", repo}}
 	ferryCold := proc{Args: []string{e.ferry, "tags", repo, "--newest-build", "--cache-dir", cold}}
 	ferryWarm := proc{Args: []string{e.ferry, "tags", repo, "--newest-build", "--cache-dir", warm}}
-
-	// Check each picks the newest build; this also fills the warm cache.
 	for _, p := range []proc{shell, naive, ferryWarm} {
 		r, err := runProc(p)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		first, _, _ := strings.Cut(r.Stdout.String(), "\n")
 		if !strings.Contains(first, winner) {
-			return "", fmt.Errorf("%s chose %q, want %s", p.Args[0], first, winner)
+			return nil, fmt.Errorf("%s chose %q, want %s", p.Args[0], first, winner)
 		}
 	}
-
 	fresh := func() error {
 		if err := os.RemoveAll(cold); err != nil {
 			return err
 		}
 		return os.MkdirAll(cold, 0o755)
 	}
-
-	steps := []step{
+	return []step{
 		{Name: "naive-crane", Cmd: script, Run: func() (sample, error) { return measure(shell) }, RSS: func() (int64, error) { return peakRSS(shell) }},
 		{Name: "naive-go", Cmd: "benchtool naive-scan $REPO", Run: func() (sample, error) { return measure(naive) }, RSS: func() (int64, error) { return peakRSS(naive) }},
 		{Name: "ferry-cold", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/cold", Note: "emptied before each run", Prepare: fresh, Run: func() (sample, error) { return measure(ferryCold) }, RSS: func() (int64, error) { return peakRSS(ferryCold) }},
 		{Name: "ferry-warm", Cmd: "ferry tags $REPO --newest-build --cache-dir $W/warm", Note: "filled by an earlier run", Run: func() (sample, error) { return measure(ferryWarm) }, RSS: func() (int64, error) { return peakRSS(ferryWarm) }},
-	}
-	r := &runner{Runs: e.runs, Warmup: true, Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr,
-		Kinds: func() string { return kindsString(s.Counts()) }}
-	if err := r.run(steps); err != nil {
-		return "", err
-	}
+	}, nil
+}
 
-	// The same without the crane loop, every request delayed as by a registry farther away.
-	var slow *runner
-	if *latency > 0 {
-		s.SetLatency(*latency)
-		slow = &runner{Runs: min(e.runs, 3), Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr}
-		if err := slow.run(steps[1:]); err != nil {
-			return "", err
-		}
-		s.SetLatency(0)
-	}
-
+// newestBuildDoc is the section: the setup, the table of r's runs, the request counts, and
+// with slow (nil without latency) the same with every request delayed.
+func newestBuildDoc(e *env, n int, latency time.Duration, winner string, r, slow *runner, steps []step) string {
 	var d doc
 	e.header(&d, "`newest-build` over 500 tags: requests and time", "newest-build")
-	d.p("%s tags `build-000` … on go-containerregistry's registry on loopback, each a distinct image whose config `created` time is a permutation of the tag order; the newest build is `%s`, and every command below picked it (checked before timing).", fmtInt(*n), winner)
+	d.p("%s tags `build-000` … on go-containerregistry's registry on loopback, each a distinct image whose config `created` time is a permutation of the tag order; the newest build is `%s`, and every command below picked it (checked before timing).", fmtInt(n), winner)
 	d.p("The baselines fetch every config blob: `naive-crane` is the shell loop a user would write (one `crane config` process per tag), `naive-go` one process with go-containerregistry (`remote.List`, then `remote.Image` and `ConfigFile` per tag, one after another, on one reused puller).")
 	d.p("ferry looks created times up 8 at a time and caches them by digest; `ferry-cold` starts with an empty cache each run, `ferry-warm` with the cache a previous run left. One warm-up round first.")
 	d.p("")
@@ -107,7 +117,7 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	d.table([]string{"command", "requests", "by kind", "median", "range", "/ naive-go", "CPU", "peak RSS"}, "lrlrrrrr", rows)
 	fc, fw := r.stats("ferry-cold"), r.stats("ferry-warm")
 	d.p("Requests: ferry cold %s (%.1f per tag), warm %s (%.1f per tag), against %s for the Go scan (%.1f per tag). On loopback a request costs well under a millisecond, so the time above is mostly CPU and disk; against a registry farther away the request count, divided by the concurrency, becomes the wall time.",
-		fmtInt(fc.Requests), float64(fc.Requests)/float64(*n), fmtInt(fw.Requests), float64(fw.Requests)/float64(*n), fmtInt(base.Requests), float64(base.Requests)/float64(*n))
+		fmtInt(fc.Requests), float64(fc.Requests)/float64(n), fmtInt(fw.Requests), float64(fw.Requests)/float64(n), fmtInt(base.Requests), float64(base.Requests)/float64(n))
 	d.p("")
 	if slow != nil {
 		d.p("The same three commands with every request delayed by %s at the registry (a registry farther away; medians of %d runs, no warm-up, no crane loop):", latency, slow.Runs)
@@ -121,7 +131,7 @@ func benchNewestBuild(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		d.table([]string{"command, " + latency.String() + " per request", "requests", "median", "range", "/ naive-go"}, "lrrrr", rows)
 	}
 	d.commands(steps)
-	return d.String(), nil
+	return d.String()
 }
 
 func kindsString(m map[registrytest.Kind]int) string {

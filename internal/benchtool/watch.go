@@ -114,152 +114,167 @@ func benchWatch(e *env, fs *flag.FlagSet, args []string) (string, error) {
 		return "", err
 	}
 	s := registrytest.New(e.t)
-	key, err := sigtest.NewKeyPair()
+	pub, err := pushWatchImages(e, s, *n)
 	if err != nil {
 		return "", err
 	}
-	pubPath := filepath.Join(e.work, "bench.pub")
-	if err := key.WritePublicKey(pubPath); err != nil {
-		return "", err
-	}
-	pub, err := os.ReadFile(pubPath)
-	if err != nil {
-		return "", err
-	}
-	// Each image: 1.0.0 (what the environments run) and 1.1.0 on one image, 1.2.0 on a newer
-	// one, signed: the one watch should pick.
-	for i := range *n {
-		repo := fmt.Sprintf("acme/img-%03d", i)
-		old := s.PushRandom(e.t, repo+":1.0.0", registrytest.Image{})
-		s.Tag(e.t, repo, old, "1.1.0")
-		dgst := s.PushRandom(e.t, repo+":1.2.0", registrytest.Image{})
-		ref, err := name.NewDigest(s.Ref(repo + "@" + dgst))
-		if err != nil {
-			return "", err
-		}
-		if err := sigtest.SignWithKey(context.Background(), ref, key, sigtest.WithRemoteOptions(s.RemoteOptions()...), sigtest.WithoutTlog()); err != nil {
-			return "", fmt.Errorf("signing %s: %w", ref, err)
-		}
-	}
-	worlds := map[int]*watchWorld{}
 	sizes := []int{1, *n}
 	if *latency > 0 && *m != *n {
 		sizes = append(sizes, *m)
 	}
+	worlds := map[int]*watchWorld{}
 	for _, k := range sizes {
 		if worlds[k], err = newWatchWorld(filepath.Join(e.work, fmt.Sprintf("world-%d", k)), s.Host, k, pub); err != nil {
 			return "", err
 		}
 	}
 	e.logf("watch: %s, %d signed images; config repos with 1 and %d images × %d environments", s.Host, *n, *n, len(watchEnvs))
-
-	watchProc := func(w *watchWorld) proc {
-		return proc{Args: []string{e.ferry, "watch", "--once", "--repo", w.bare, "--cache-dir", w.cache, "--output", "json"}}
-	}
-	// Check: an update run changes every image in every environment in one commit per
-	// environment; a second run changes nothing.
 	for _, k := range []int{1, *n} {
-		w := worlds[k]
-		if err := w.reset(); err != nil {
+		if err := worlds[k].check(e); err != nil {
 			return "", err
 		}
-		for i, want := range []int{3 * k, 0} {
-			r, err := runProc(watchProc(w))
-			if err != nil {
-				return "", err
-			}
-			var res promote.Result
-			if err := json.Unmarshal(r.Stdout.Bytes(), &res); err != nil {
-				return "", fmt.Errorf("watch output: %w", err)
-			}
-			wantCommits := 3
-			if i == 1 {
-				wantCommits = 0
-			}
-			if len(res.Changes) != want || len(res.Commits) != wantCommits {
-				return "", fmt.Errorf("watch with %d images, run %d: %d changes and %d commits, want %d and %d; skipped %v", k, i+1, len(res.Changes), len(res.Commits), want, wantCommits, res.Skipped)
-			}
-			for _, c := range res.Changes {
-				if !strings.Contains(c.To, ":1.2.0@sha256:") {
-					return "", fmt.Errorf("watch wrote %s, want 1.2.0", c.To)
-				}
-			}
-		}
 	}
 
-	stepsFor := func(ks ...int) []step {
-		var steps []step
-		for _, k := range ks {
-			w := worlds[k]
-			p := watchProc(w)
-			steps = append(steps,
-				step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "main reset to the seed commit and the cache emptied before each run",
-					Prepare: w.reset,
-					Run:     func() (sample, error) { return measure(p) },
-					RSS:     func() (int64, error) { return peakRSS(p) }},
-				step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "right after the update run: nothing new, the cache warm",
-					Run: func() (sample, error) { return measure(p) },
-					RSS: func() (int64, error) { return peakRSS(p) }},
-			)
-		}
-		return steps
-	}
-	steps := stepsFor(1, *n)
-	r := &runner{Runs: e.runs, Warmup: true, Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr,
-		Kinds: func() string { return kindsString(s.Counts()) }}
+	steps := watchSteps(e, worlds, 1, *n)
+	r := warmRunner(e, s)
 	if err := r.run(steps); err != nil {
 		return "", err
 	}
-
 	// A smaller pair with every request delayed, as by a registry farther away.
 	var slow *runner
 	if *latency > 0 {
-		s.SetLatency(*latency)
-		slow = &runner{Runs: min(e.runs, 3), Requests: s.Total, Reset: s.ResetCounts, Log: os.Stderr}
-		slowSteps := stepsFor(1, *m)
+		slowSteps := watchSteps(e, worlds, 1, *m)
 		for i := range slowSteps {
 			slowSteps[i].RSS = nil
 		}
-		if err := slow.run(slowSteps); err != nil {
+		if slow, err = runDelayed(e, s, *latency, slowSteps); err != nil {
 			return "", err
 		}
-		s.SetLatency(0)
 	}
+	return watchDoc(e, *n, *m, *latency, r, slow, steps), nil
+}
 
+// pushWatchImages pushes n repositories acme/img-NNN with 1.0.0 (what the environments run),
+// 1.1.0 on the same image and a newer 1.2.0, signed with a new key: the one watch should pick.
+// It returns the public key.
+func pushWatchImages(e *env, s *registrytest.Server, n int) ([]byte, error) {
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		return nil, err
+	}
+	pubPath := filepath.Join(e.work, "bench.pub")
+	if err := key.WritePublicKey(pubPath); err != nil {
+		return nil, err
+	}
+	pub, err := os.ReadFile(pubPath)
+	if err != nil {
+		return nil, err
+	}
+	for i := range n {
+		repo := fmt.Sprintf("acme/img-%03d", i)
+		old := s.PushRandom(e.t, repo+":1.0.0", registrytest.Image{})
+		s.Tag(e.t, repo, old, "1.1.0")
+		dgst := s.PushRandom(e.t, repo+":1.2.0", registrytest.Image{})
+		ref, err := name.NewDigest(s.Ref(repo + "@" + dgst))
+		if err != nil {
+			return nil, err
+		}
+		if err := sigtest.SignWithKey(context.Background(), ref, key, sigtest.WithRemoteOptions(s.RemoteOptions()...), sigtest.WithoutTlog()); err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+	}
+	return pub, nil
+}
+
+func (w *watchWorld) proc(e *env) proc {
+	return proc{Args: []string{e.ferry, "watch", "--once", "--repo", w.bare, "--cache-dir", w.cache, "--output", "json"}}
+}
+
+// check runs watch twice from the seed: the first run changes every image in every
+// environment in one commit per environment, the second changes nothing.
+func (w *watchWorld) check(e *env) error {
+	if err := w.reset(); err != nil {
+		return err
+	}
+	for i, want := range []int{3 * w.n, 0} {
+		r, err := runProc(w.proc(e))
+		if err != nil {
+			return err
+		}
+		var res promote.Result
+		if err := json.Unmarshal(r.Stdout.Bytes(), &res); err != nil {
+			return fmt.Errorf("watch output: %w", err)
+		}
+		wantCommits := 3
+		if i == 1 {
+			wantCommits = 0
+		}
+		if len(res.Changes) != want || len(res.Commits) != wantCommits {
+			return fmt.Errorf("watch with %d images, run %d: %d changes and %d commits, want %d and %d; skipped %v", w.n, i+1, len(res.Changes), len(res.Commits), want, wantCommits, res.Skipped)
+		}
+		for _, c := range res.Changes {
+			if !strings.Contains(c.To, ":1.2.0@sha256:") {
+				return fmt.Errorf("watch wrote %s, want 1.2.0", c.To)
+			}
+		}
+	}
+	return nil
+}
+
+// watchSteps are an update run (from the seed, cache emptied) and a no-op run after it, for
+// each world of k images.
+func watchSteps(e *env, worlds map[int]*watchWorld, ks ...int) []step {
+	var steps []step
+	for _, k := range ks {
+		w := worlds[k]
+		p := w.proc(e)
+		steps = append(steps,
+			step{Name: fmt.Sprintf("update %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "main reset to the seed commit and the cache emptied before each run",
+				Prepare: w.reset,
+				Run:     func() (sample, error) { return measure(p) },
+				RSS:     func() (int64, error) { return peakRSS(p) }},
+			step{Name: fmt.Sprintf("no-op %d×3", k), Cmd: fmt.Sprintf("ferry watch --once --repo $W/world-%d/config.git --cache-dir $W/world-%d/cache --output json", k, k), Note: "right after the update run: nothing new, the cache warm",
+				Run: func() (sample, error) { return measure(p) },
+				RSS: func() (int64, error) { return peakRSS(p) }},
+		)
+	}
+	return steps
+}
+
+// watchDoc is the section: the setup, the table of r's runs, the cost per image, and with
+// slow (nil without latency) the same with every request delayed.
+func watchDoc(e *env, n, m int, latency time.Duration, r, slow *runner, steps []step) string {
 	var d doc
-	e.header(&d, fmt.Sprintf("Many images: `watch --once` with %d images × 3 environments against 1 × 3", *n), "watch")
-	d.p("go-containerregistry's registry on loopback holds %d repositories, each with 1.0.0, 1.1.0 and a newer 1.2.0 signed with a new key (cosign 2 layout).", *n)
-	d.p("Each config repo (a bare repo on disk, pushed to by ferry) has a ferry.yaml naming 1 or %d of these images (semver `>=1.0.0`, verified with the key) and three environments, dev, staging and prod, all fed from the registry with `write: commit`; each environment has one Deployment file per image at 1.0.0.", *n)
-	d.p("An **update** run picks and verifies 1.2.0 for every image and writes it into the three environments: %s changed files in 3 commits for %d images (checked from `--output json` before timing); the config repo is reset and the registry cache emptied before each. A **no-op** run follows it: nothing new, no commit. One warm-up round first.", fmtInt(3**n), *n)
+	e.header(&d, fmt.Sprintf("Many images: `watch --once` with %d images × 3 environments against 1 × 3", n), "watch")
+	d.p("go-containerregistry's registry on loopback holds %d repositories, each with 1.0.0, 1.1.0 and a newer 1.2.0 signed with a new key (cosign 2 layout).", n)
+	d.p("Each config repo (a bare repo on disk, pushed to by ferry) has a ferry.yaml naming 1 or %d of these images (semver `>=1.0.0`, verified with the key) and three environments, dev, staging and prod, all fed from the registry with `write: commit`; each environment has one Deployment file per image at 1.0.0.", n)
+	d.p("An **update** run picks and verifies 1.2.0 for every image and writes it into the three environments: %s changed files in 3 commits for %d images (checked from `--output json` before timing); the config repo is reset and the registry cache emptied before each. A **no-op** run follows it: nothing new, no commit. One warm-up round first.", fmtInt(3*n), n)
 	d.p("")
 	var rows [][]string
-	for _, k := range []int{1, *n} {
-		u, o := r.stats(fmt.Sprintf("update %d×3", k)), r.stats(fmt.Sprintf("no-op %d×3", k))
-		for _, x := range []struct {
-			name string
-			st   stats
-		}{{fmt.Sprintf("update %d×3", k), u}, {fmt.Sprintf("no-op %d×3", k), o}} {
-			rows = append(rows, []string{x.name, fmtDur(x.st.Wall), fmtDur(x.st.Min) + " – " + fmtDur(x.st.Max), fmtDur(x.st.CPU), fmtMB(x.st.MaxRSSKB), fmtInt(x.st.Requests), x.st.Kinds})
+	for _, k := range []int{1, n} {
+		for _, name := range []string{fmt.Sprintf("update %d×3", k), fmt.Sprintf("no-op %d×3", k)} {
+			st := r.stats(name)
+			rows = append(rows, []string{name, fmtDur(st.Wall), fmtDur(st.Min) + " – " + fmtDur(st.Max), fmtDur(st.CPU), fmtMB(st.MaxRSSKB), fmtInt(st.Requests), st.Kinds})
 		}
 	}
 	d.table([]string{"run", "median", "range", "CPU", "peak RSS", "requests", "by kind"}, "lrrrrrl", rows)
-	u1, un := r.stats("update 1×3"), r.stats(fmt.Sprintf("update %d×3", *n))
-	o1, on := r.stats("no-op 1×3"), r.stats(fmt.Sprintf("no-op %d×3", *n))
-	per := func(a, b stats) string { return fmtDur((b.Wall - a.Wall) / durN(*n-1)) }
+	u1, un := r.stats("update 1×3"), r.stats(fmt.Sprintf("update %d×3", n))
+	o1, on := r.stats("no-op 1×3"), r.stats(fmt.Sprintf("no-op %d×3", n))
+	per := func(a, b stats) string { return fmtDur((b.Wall - a.Wall) / durN(n-1)) }
 	d.p("**%d images / 1 image: %s for an update run, %s for a no-op run.** Each image beyond the first costs %s (update: %.1f requests, %s CPU) and %s on a no-op run (%.1f requests).",
-		*n, fmtRatio(un.Wall, u1.Wall), fmtRatio(on.Wall, o1.Wall),
-		per(u1, un), float64(un.Requests-u1.Requests)/float64(*n-1), fmtDur((un.CPU-u1.CPU)/durN(*n-1)),
-		per(o1, on), float64(on.Requests-o1.Requests)/float64(*n-1))
+		n, fmtRatio(un.Wall, u1.Wall), fmtRatio(on.Wall, o1.Wall),
+		per(u1, un), float64(un.Requests-u1.Requests)/float64(n-1), fmtDur((un.CPU-u1.CPU)/durN(n-1)),
+		per(o1, on), float64(on.Requests-o1.Requests)/float64(n-1))
 	d.p("")
 	if slow != nil {
-		s1, sm := slow.stats("update 1×3"), slow.stats(fmt.Sprintf("update %d×3", *m))
-		n1, nm := slow.stats("no-op 1×3"), slow.stats(fmt.Sprintf("no-op %d×3", *m))
-		perU, perN := (sm.Wall-s1.Wall)/durN(*m-1), (nm.Wall-n1.Wall)/durN(*m-1)
+		s1, sm := slow.stats("update 1×3"), slow.stats(fmt.Sprintf("update %d×3", m))
+		n1, nm := slow.stats("no-op 1×3"), slow.stats(fmt.Sprintf("no-op %d×3", m))
+		perU, perN := (sm.Wall-s1.Wall)/durN(m-1), (nm.Wall-n1.Wall)/durN(m-1)
 		d.p("With every request delayed by %s at the registry (medians of %d runs, no warm-up), 1 × 3 against %d × 3: update %s against %s, no-op %s against %s, so **%s per extra image on an update run and %s on a no-op run; at that rate %d images would take about %s and %s.**",
-			latency, slow.Runs, *m, fmtDur(s1.Wall), fmtDur(sm.Wall), fmtDur(n1.Wall), fmtDur(nm.Wall),
-			fmtDur(perU), fmtDur(perN), *n, fmtDur(s1.Wall+perU*durN(*n-1)), fmtDur(n1.Wall+perN*durN(*n-1)))
+			latency, slow.Runs, m, fmtDur(s1.Wall), fmtDur(sm.Wall), fmtDur(n1.Wall), fmtDur(nm.Wall),
+			fmtDur(perU), fmtDur(perN), n, fmtDur(s1.Wall+perU*durN(n-1)), fmtDur(n1.Wall+perN*durN(n-1)))
 		d.p("")
 	}
 	d.commands(steps)
-	return d.String(), nil
+	return d.String()
 }

@@ -379,6 +379,8 @@ type step struct {
 	intro string
 	args  []string
 	want  int
+	// noCache leaves out --cache-dir (for a command that reads no registry).
+	noCache bool
 }
 
 // steps runs the ferry commands.
@@ -400,10 +402,27 @@ func (d *run) steps(ctx context.Context) error {
 			intro: "Where every environment stands: prod waits for its pull request; behind counts newer tags\n    the policy allows, signed or not (api 1.3.0 is one).",
 			args:  []string{"status"},
 		},
+		{
+			intro: "api 1.2.0 misbehaves in dev: roll it back. 1.0.0, what dev ran before, is re-verified and\n    written; the commit's Ferry-Rollback trailer holds 1.2.0 out of dev.",
+			args:  []string{"rollback", "dev", "--image", "api"},
+		},
+		{
+			intro: "The watcher runs again and leaves the rollback alone: 1.2.0 is held until a newer version.",
+			args:  []string{"watch", "--once"},
+		},
+		{
+			intro: "The audit trail, read back from Git: every change, how it was made, and the DORA figures.",
+			args:  []string{"history"},
+			// history asks no registry
+			noCache: true,
+		},
 	} {
 		d.say("\n==> %s\n$ ferry %s\n", s.intro, strings.Join(s.args, " "))
 		args := append([]string{"ferry", "--log-level", "warn"}, s.args...)
-		args = append(args, "--repo", d.bare, "--config", "ferry.yaml", "--cache-dir", d.cache, "--output", "text")
+		args = append(args, "--repo", d.bare, "--config", "ferry.yaml", "--output", "text")
+		if !s.noCache {
+			args = append(args, "--cache-dir", d.cache)
+		}
 		if code := d.opts.Ferry(ctx, args, d.out, d.out); code != s.want {
 			return fmt.Errorf("%w: ferry %s exited %d, want %d", ErrStep, strings.Join(s.args, " "), code, s.want)
 		}
@@ -436,7 +455,7 @@ func (d *run) keep(dir string) error {
 
 // showLog prints the history with ferry's trailers.
 func (d *run) showLog(dir string) error {
-	args := []string{"log", "--all", "--format=%h%d %s%n%(trailers:key=Ferry-Image,key=Ferry-Source,key=Ferry-Environment)"}
+	args := []string{"log", "--all", "--format=%h%d %s%n%(trailers:key=Ferry-Image,key=Ferry-Rollback,key=Ferry-Source,key=Ferry-Environment)"}
 	d.say("\n==> The history: one commit per environment, with the trailers status and gates read back.\n")
 	d.say("$ git log %s\n", strings.Join(quoteArgs(args[1:]), " "))
 	out, err := git(context.Background(), append([]string{"-C", dir}, args...)...)

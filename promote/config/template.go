@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // TemplateData is what git.commitMessage, pullRequest.title and pullRequest.body templates see.
 //
 //	{{ .Environment }}           the environment being written, e.g. prod
 //	{{ .Source }}                "registry", or the environment promoted from, e.g. staging
+//	{{ .Rollback }}              true for `ferry rollback` (Source is then the environment itself)
 //	{{ .SourceCommit }}          promote only: the commit the source was read at
 //	{{ .SourceCommitURL }}       its web page on the forge ("" without one)
 //	{{ range .Changes }}…{{ end }} one entry per image that changes, each with:
@@ -20,12 +23,15 @@ import (
 //	  {{ .Digest }}              the digest written (sha256:…)
 //	  {{ .Signer }}              who signed it (key or certificate identity); "" when unverified
 //	  {{ .Unverified }}          true for an image with insecureSkipVerify: true
+//	{{ changeTable .Changes }}   the default body's Markdown table of the changes
 //
 // Templates are Go text/template with missingkey=error; a template naming a field that does
 // not exist is rejected when the config loads.
 type TemplateData struct {
 	Environment string
 	Source      string
+	// Rollback is true when the change is a rollback of Environment to an earlier version.
+	Rollback bool
 	// SourceCommit is the commit the source environment's manifests were read at (promote
 	// only), and SourceCommitURL its web page on the forge ("" without one).
 	SourceCommit    string
@@ -48,8 +54,8 @@ type TemplateChange struct {
 const (
 	// DefaultCommitMessage is git.commitMessage when unset: a subject naming the environment and
 	// images, then one line per change. ferry appends its trailers after the rendered text.
-	DefaultCommitMessage = `{{ .Environment }}: update {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
-		`{{ if ne .Source "registry" }} from {{ .Source }}{{ end }}
+	DefaultCommitMessage = `{{ .Environment }}: {{ if .Rollback }}roll back{{ else }}update{{ end }} {{ range $i, $c := .Changes }}{{ if $i }}, {{ end }}{{ $c.Image }}{{ end }}` +
+		`{{ if and (ne .Source "registry") (not .Rollback) }} from {{ .Source }}{{ end }}
 
 {{ range .Changes }}- {{ .Image }}: {{ or .From "(none)" }} -> {{ .To }}{{ if .Unverified }} (unverified){{ end }}
 {{ end }}`
@@ -59,14 +65,34 @@ const (
 		`{{ else }}Promote {{ .Source }} to {{ .Environment }}{{ end }}`
 
 	// DefaultBody is pullRequest.body when unset: the change table.
-	DefaultBody = `{{ if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
+	DefaultBody = `{{ if .Rollback }}ferry rolls **{{ .Environment }}** back to the versions it ran before.{{ else if eq .Source "registry" }}ferry updates **{{ .Environment }}** from the registry.{{ else }}ferry promotes **{{ .Source }}** to **{{ .Environment }}**` +
 		`{{ if .SourceCommitURL }}, as of [{{ .SourceCommit }}]({{ .SourceCommitURL }}){{ else if .SourceCommit }}, as of {{ .SourceCommit }}{{ end }}.{{ end }}
 
-| image | from | to | digest | signed by |
-| --- | --- | --- | --- | --- |
-{{ range .Changes }}| {{ .Image }} | {{ or .From "(none)" }} | {{ .To }} | {{ .Digest }} | {{ if .Unverified }}**unverified** (insecureSkipVerify){{ else }}{{ .Signer }}{{ end }} |
-{{ end }}`
+{{ changeTable .Changes }}`
 )
+
+// templateFuncs are the functions every template may call:
+//
+//	{{ changeTable .Changes }}   the default body's Markdown table (image, from, to, digest,
+//	                             signed by), cells escaped
+var templateFuncs = template.FuncMap{"changeTable": changeTable}
+
+// changeTable renders changes as the default body's table: a new image reads "(none)" as
+// from, an unverified one "**unverified** (insecureSkipVerify)" as its signer.
+func changeTable(changes []TemplateChange) string {
+	t := mdtable.Table{Header: []string{"image", "from", "to", "digest", "signed by"}}
+	for _, c := range changes {
+		from, signer := c.From, c.Signer
+		if from == "" {
+			from = "(none)"
+		}
+		if c.Unverified {
+			signer = "**unverified** (insecureSkipVerify)"
+		}
+		t.Rows = append(t.Rows, []string{c.Image, from, c.To, c.Digest, signer})
+	}
+	return t.String()
+}
 
 // sampleData exercises every field, so that loading can reject a template that names a field
 // which does not exist.
@@ -83,7 +109,7 @@ var sampleData = TemplateData{
 }
 
 func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Parse(text)
+	return template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 }
 
 // checkTemplate parses text and runs it on sample data.

@@ -2,6 +2,8 @@ package forge
 
 import (
 	"strings"
+
+	"github.com/ferryhq/ferry/internal/mdtable"
 )
 
 // BodyRow is one image in a promotion's pull request body.
@@ -23,44 +25,25 @@ type BodyRow struct {
 // Body is the default pull request body: a Markdown table of image, from, to, digest, signer
 // and source commit. Cell text is escaped so that a value cannot break the table.
 func Body(rows []BodyRow) string {
-	var b strings.Builder
-	b.WriteString("| image | from | to | digest | signer | source commit |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	t := mdtable.Table{Header: []string{"image", "from", "to", "digest", "signer", "source commit"}}
 	for _, r := range rows {
 		signer := code(r.Signer)
 		if r.Signer == "" {
 			signer = "not verified"
 		}
-		cells := []string{
-			cell(r.Image), code(r.From), code(r.To), code(r.Digest), signer, commitLink(r.SourceCommit, r.SourceCommitURL),
-		}
-		b.WriteString("| ")
-		b.WriteString(strings.Join(cells, " | "))
-		b.WriteString(" |\n")
+		t.Rows = append(t.Rows, []string{
+			r.Image, code(r.From), code(r.To), code(r.Digest), signer, commitLink(r.SourceCommit, r.SourceCommitURL),
+		})
 	}
-	return b.String()
-}
-
-// cell makes s safe inside a table cell: one line, pipes escaped.
-func cell(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.ReplaceAll(s, "|", `\|`)
+	return t.String()
 }
 
 // code renders s as inline code inside a cell, or "—" when empty.
 func code(s string) string {
-	s = cell(s)
-	if s == "" {
-		return "—"
+	if c := mdtable.Code(s); c != "" {
+		return c
 	}
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		return fence + " " + s + " " + fence
-	}
-	return fence + s + fence
+	return "—"
 }
 
 func commitLink(sha, link string) string {

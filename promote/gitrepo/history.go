@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -37,8 +40,13 @@ type Entry struct {
 	Author    Signature
 	Committer Signature
 	Trailers  []Trailer
+	// Parents are the commit's parents, first parent first (two or more for a merge).
+	Parents []string
 	// Root is true for the first commit of the history (it has no parent).
 	Root bool
+	// Merged is, for a merge commit, the merged branch's head (its second parent) when the
+	// clone holds it: a merged pull request's trailers are on that commit.
+	Merged *Entry
 }
 
 // History walks the first-parent history of the target branch from its tip, newest first.
@@ -58,6 +66,7 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 	defer r.mu.Unlock()
 	var out []Entry
 	c := r.tip
+	tipTime := c.Committer.When
 	n := 0 // position of c from the tip, 1-based
 	for c != nil {
 		if err := ctx.Err(); err != nil {
@@ -69,7 +78,7 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 		}
 		var parent *object.Commit
 		if len(c.ParentHashes) > 0 {
-			p, err := r.parent(ctx, c, n, q.Step)
+			p, err := r.parent(ctx, c, n, q.Step, sinceDepth(q.Since, tipTime, c.Committer.When, n))
 			if err != nil {
 				return nil, err
 			}
@@ -86,6 +95,12 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 		if keep {
 			e := entry(c)
 			e.Root = len(c.ParentHashes) == 0
+			if len(c.ParentHashes) > 1 {
+				if m, err := r.repo.CommitObject(c.ParentHashes[1]); err == nil {
+					me := entry(m)
+					e.Merged = &me
+				}
+			}
 			out = append(out, e)
 			if q.Stop != nil && q.Stop(e) {
 				break
@@ -100,7 +115,9 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 }
 
 // parent returns c's first parent, deepening the clone when c sits on its shallow boundary.
-func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*object.Commit, error) {
+// want, when positive, is how deep the walk is expected to need the clone: a deepening goes
+// at least that far.
+func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step, want int) (*object.Commit, error) {
 	h := c.ParentHashes[0]
 	for {
 		p, err := r.repo.CommitObject(h)
@@ -113,7 +130,7 @@ func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*ob
 		if r.url == "" || r.depth == 0 {
 			return nil, fmt.Errorf("commit %s (parent of %s) is missing and there is no shallow remote to deepen from", h, short(c.Hash))
 		}
-		next := max(r.depth, pos) + max(step, r.depth/2)
+		next := max(max(r.depth, pos)+max(step, r.depth/2), want)
 		r.opts.Logger.Debug("deepening", "from", r.depth, "to", next)
 		before := r.depth
 		tip := r.tip
@@ -132,6 +149,20 @@ func (r *Repo) parent(ctx context.Context, c *object.Commit, pos, step int) (*ob
 			return nil, fmt.Errorf("commit %s still missing after deepening to %d commits", h, next)
 		}
 	}
+}
+
+// sinceDepth estimates how many commits a walk back to since needs, from the pace of the pos
+// commits walked so far (tip at tipTime, the pos-th at at), with a quarter more for the pace
+// to change; 0 when there is nothing to estimate from. A walk that reaches since in fewer
+// commits stops there: over-fetching costs bytes, each fetch short of the window costs a
+// round trip and a pack.
+func sinceDepth(since, tipTime, at time.Time, pos int) int {
+	if since.IsZero() || pos < 2 || !at.Before(tipTime) || !since.Before(at) {
+		return 0
+	}
+	covered, needed := tipTime.Sub(at), tipTime.Sub(since)
+	est := float64(pos) * float64(needed) / float64(covered) * 1.25
+	return int(min(est, 1<<19))
 }
 
 // pruneShallow drops shallow boundary commits whose parents are now present (go-git appends
@@ -198,7 +229,12 @@ func entryAt(c *object.Commit, p string) (plumbing.Hash, error) {
 
 func entry(c *object.Commit) Entry {
 	subject, _, _ := strings.Cut(c.Message, "\n")
+	parents := make([]string, len(c.ParentHashes))
+	for i, h := range c.ParentHashes {
+		parents[i] = h.String()
+	}
 	return Entry{
+		Parents:   parents,
 		SHA:       c.Hash.String(),
 		Subject:   strings.TrimSpace(subject),
 		Message:   c.Message,
@@ -206,4 +242,190 @@ func entry(c *object.Commit) Entry {
 		Committer: Signature{Name: c.Committer.Name, Email: c.Committer.Email, When: c.Committer.When},
 		Trailers:  ParseTrailers(c.Message),
 	}
+}
+
+// ErrCommitNotFound is returned by Commit for a commit the clone does not hold (a shallow
+// clone's history before its boundary, or a side branch's commit beyond it).
+var ErrCommitNotFound = errors.New("commit not in the clone")
+
+// Commit returns the snapshot and entry of a commit the clone holds: one History returned,
+// or one of its parents. It never fetches.
+func (r *Repo) Commit(ctx context.Context, sha string) (*Snapshot, Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Entry{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.repo.CommitObject(plumbing.NewHash(sha))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, Entry{}, fmt.Errorf("%s: %w", sha, ErrCommitNotFound)
+	}
+	if err != nil {
+		return nil, Entry{}, fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	e := entry(c)
+	e.Root = len(c.ParentHashes) == 0
+	return r.snapshot(c), e, nil
+}
+
+// PathHash is the object hash of the tree or blob at the slash-separated path p in the
+// snapshot, "" when nothing is there. Two snapshots with the same PathHash for p hold the same
+// bytes under p, so it tells cheaply whether a commit changed a directory.
+func (s *Snapshot) PathHash(p string) (string, error) {
+	p = strings.Trim(p, "/")
+	if p == "" || p == "." {
+		return s.commit.TreeHash.String(), nil
+	}
+	h, err := entryAt(s.commit, p)
+	if err != nil {
+		return "", fmt.Errorf("reading %s at %s: %w", p, short(s.commit.Hash), err)
+	}
+	if h.IsZero() {
+		return "", nil
+	}
+	return h.String(), nil
+}
+
+// PathHashes returns PathHash for each of paths, reading each tree along them once. Trees
+// are remembered by hash across calls on snapshots of the same Repo (unchanged directories
+// keep their hash from commit to commit), so a walk over many commits decodes each directory
+// version once.
+func (s *Snapshot) PathHashes(paths []string) ([]string, error) {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		h, err := s.pathHash(strings.Trim(p, "/"))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s at %s: %w", p, short(s.commit.Hash), err)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+func (s *Snapshot) pathHash(p string) (string, error) {
+	h := s.commit.TreeHash
+	if p == "" || p == "." {
+		return h.String(), nil
+	}
+	for _, part := range strings.Split(p, "/") {
+		t, err := s.tree(h)
+		if err != nil {
+			return "", err
+		}
+		found := false
+		for _, e := range t.Entries {
+			if e.Name == part {
+				h, found = e.Hash, true
+				break
+			}
+		}
+		if !found {
+			return "", nil
+		}
+	}
+	return h.String(), nil
+}
+
+// tree decodes a tree, through the repo's tree cache when the snapshot has one. A blob where
+// a directory was expected reads as an empty tree.
+func (s *Snapshot) tree(h plumbing.Hash) (*object.Tree, error) {
+	if s.trees != nil {
+		if t, ok := s.trees.get(h); ok {
+			return t, nil
+		}
+	}
+	o, err := s.s.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return nil, err
+	}
+	t := &object.Tree{}
+	if o.Type() == plumbing.TreeObject {
+		if err := t.Decode(o); err != nil {
+			return nil, err
+		}
+	}
+	if s.trees != nil {
+		s.trees.put(h, t)
+	}
+	return t, nil
+}
+
+// treeCache remembers decoded trees by hash; it is cleared whole when full.
+type treeCache struct {
+	mu sync.Mutex
+	m  map[plumbing.Hash]*object.Tree
+}
+
+const treeCacheSize = 1 << 14
+
+func (c *treeCache) get(h plumbing.Hash) (*object.Tree, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[h]
+	return t, ok
+}
+
+func (c *treeCache) put(h plumbing.Hash, t *object.Tree) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= treeCacheSize {
+		c.m = make(map[plumbing.Hash]*object.Tree)
+	}
+	c.m[h] = t
+}
+
+// File is a regular file (or symbolic link) of a snapshot's tree.
+type File struct {
+	Path string // slash-separated, from the root
+	Hash string // the blob's hash
+}
+
+// Files lists the files at or under the directory dir, in fs.WalkDir's order, reading trees through
+// the repo's tree cache. A missing dir has no files.
+func (s *Snapshot) Files(dir string) ([]File, error) {
+	dir = strings.Trim(dir, "/")
+	h, err := s.pathHash(dir)
+	if err != nil || h == "" {
+		return nil, err
+	}
+	var out []File
+	var walk func(prefix string, h plumbing.Hash) error
+	walk = func(prefix string, h plumbing.Hash) error {
+		t, err := s.tree(h)
+		if err != nil {
+			return err
+		}
+		// in fs.WalkDir's order (names sorted within a directory), which git's tree order
+		// (a directory sorts as its name + "/") is not
+		entries := slices.Clone(t.Entries)
+		slices.SortFunc(entries, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+		for _, e := range entries {
+			p := e.Name
+			if prefix != "" {
+				p = prefix + "/" + e.Name
+			}
+			switch {
+			case e.Mode == filemode.Dir:
+				if err := walk(p, e.Hash); err != nil {
+					return err
+				}
+			case e.Mode.IsFile():
+				out = append(out, File{Path: p, Hash: e.Hash.String()})
+			}
+		}
+		return nil
+	}
+	if err := walk(dir, plumbing.NewHash(h)); err != nil {
+		return nil, fmt.Errorf("listing %s at %s: %w", dir, short(s.commit.Hash), err)
+	}
+	return out, nil
+}
+
+// ReadBlob reads a blob by its hash (a File's Hash).
+func (s *Snapshot) ReadBlob(hash string) ([]byte, error) {
+	b, err := (&treeFS{s: s.s}).blob(plumbing.NewHash(hash))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", hash, err)
+	}
+	return b, nil
 }

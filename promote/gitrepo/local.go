@@ -133,32 +133,45 @@ func (r *Repo) updateWorktree(base, c *object.Commit, ch *Change) string {
 		return fmt.Sprintf("working tree left alone: %v", err)
 	}
 	root := wt.Filesystem.Root()
-	gitDir := st.Filesystem().Root()
-	lockPath := filepath.Join(gitDir, "index.lock")
-	ownerPath := filepath.Join(gitDir, indexLockOwner)
-	clearStaleIndexLock(lockPath, ownerPath)
-	// The owner file says this index.lock is ferry's: if ferry is killed while it holds the
-	// lock (kill -9 leaves it, as it does git's), the next run sees its owner is gone and
-	// removes both. It is written before the lock and removed after it.
-	if err := os.WriteFile(ownerPath, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fmt.Sprintf("working tree left alone: %v", err)
+	lock, why := lockIndex(st.Filesystem().Root())
+	if why != "" {
+		return why
 	}
-	defer os.Remove(ownerPath)
-	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Sprintf("working tree left alone: index is locked (%s exists: another git command is running?)", lockPath)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = lock.Close()
-			_ = os.Remove(lockPath)
-		}
-	}()
+	defer lock.release()
 	idx, err := r.repo.Storer.Index()
 	if err != nil {
 		return fmt.Sprintf("working tree left alone: reading the index: %v", err)
 	}
+	ups, why := indexedPaths(idx, ch)
+	if why != "" {
+		return why
+	}
+	if why := r.checkClean(root, base, c, ups); why != "" {
+		return why
+	}
+	if err := r.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(r.branch, c.Hash), lr); err != nil {
+		return fmt.Sprintf("working tree left alone: local branch %s moved: %v", r.opts.Branch, err)
+	}
+	if why := r.writePaths(root, c, ch, idx, ups); why != "" {
+		return why
+	}
+	if err := lock.commit(idx); err != nil {
+		return fmt.Sprintf("branch %s moved but writing the index failed: %v (run git reset)", r.opts.Branch, err)
+	}
+	return ""
+}
+
+// pathUpdate is one path ferry's commit changes: its index entry (nil when the index has
+// none) and, once checked clean, its entry in the commit's tree.
+type pathUpdate struct {
+	path  string
+	entry *index.Entry
+	next  *object.TreeEntry
+}
+
+// indexedPaths lists ch's paths, sorted, with their index entries; it returns why not when the
+// index is sparse or a path has merge conflicts.
+func indexedPaths(idx *index.Index, ch *Change) ([]pathUpdate, string) {
 	paths := make([]string, 0, len(ch.Files))
 	want := make(map[string]*index.Entry, len(ch.Files))
 	for p := range ch.Files {
@@ -168,15 +181,25 @@ func (r *Repo) updateWorktree(base, c *object.Commit, ch *Change) string {
 	sort.Strings(paths)
 	for _, e := range idx.Entries {
 		if e.Mode == filemode.Dir {
-			return "working tree left alone: the index is a sparse index"
+			return nil, "working tree left alone: the index is a sparse index"
 		}
 		if _, ok := want[e.Name]; ok {
 			if want[e.Name] != nil || e.Stage != 0 { // index.Merged is 1 in go-git; git's merged stage is 0
-				return fmt.Sprintf("working tree left alone: %s has merge conflicts", e.Name)
+				return nil, fmt.Sprintf("working tree left alone: %s has merge conflicts", e.Name)
 			}
 			want[e.Name] = e
 		}
 	}
+	ups := make([]pathUpdate, len(paths))
+	for i, p := range paths {
+		ups[i] = pathUpdate{path: p, entry: want[p]}
+	}
+	return ups, ""
+}
+
+// checkClean finds each path in c's tree and checks that the working tree and index still
+// hold what base has there; it returns why not.
+func (r *Repo) checkClean(root string, base, c *object.Commit, ups []pathUpdate) string {
 	baseTree, err := base.Tree()
 	if err != nil {
 		return fmt.Sprintf("working tree left alone: %v", err)
@@ -185,57 +208,104 @@ func (r *Repo) updateWorktree(base, c *object.Commit, ch *Change) string {
 	if err != nil {
 		return fmt.Sprintf("working tree left alone: %v", err)
 	}
-	newEntries := make(map[string]*object.TreeEntry, len(paths))
-	for _, p := range paths {
-		ne, err := newTree.FindEntry(p)
+	for i := range ups {
+		u := &ups[i]
+		ne, err := newTree.FindEntry(u.path)
 		if err != nil {
-			return fmt.Sprintf("working tree left alone: %s: %v", p, err)
+			return fmt.Sprintf("working tree left alone: %s: %v", u.path, err)
 		}
-		newEntries[p] = ne
+		u.next = ne
 		var baseHash plumbing.Hash
-		if be, err := baseTree.FindEntry(p); err == nil {
+		if be, err := baseTree.FindEntry(u.path); err == nil {
 			baseHash = be.Hash
 		}
-		if dirty := pathDirty(root, p, baseHash, want[p]); dirty != "" {
-			return fmt.Sprintf("working tree left alone: %s %s; ferry's commit is on %s/%s (run git pull --ff-only when ready)", p, dirty, r.opts.Remote, r.opts.Branch)
+		if dirty := pathDirty(root, u.path, baseHash, u.entry); dirty != "" {
+			return fmt.Sprintf("working tree left alone: %s %s; ferry's commit is on %s/%s (run git pull --ff-only when ready)", u.path, dirty, r.opts.Remote, r.opts.Branch)
 		}
 	}
-	if err := r.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(r.branch, c.Hash), lr); err != nil {
-		return fmt.Sprintf("working tree left alone: local branch %s moved: %v", r.opts.Branch, err)
-	}
-	for _, p := range paths {
-		ne := newEntries[p]
-		full := filepath.Join(root, filepath.FromSlash(p))
+	return ""
+}
+
+// writePaths writes each path's new content into the working tree and its blob and stat into
+// the index entry (added when missing); it returns what failed.
+func (r *Repo) writePaths(root string, c *object.Commit, ch *Change, idx *index.Index, ups []pathUpdate) string {
+	for _, u := range ups {
+		full := filepath.Join(root, filepath.FromSlash(u.path))
 		perm := os.FileMode(0o644)
-		if ne.Mode == filemode.Executable {
+		if u.next.Mode == filemode.Executable {
 			perm = 0o755
 		}
-		fi, err := writeFileAtomic(full, ch.Files[p], perm)
+		fi, err := writeFileAtomic(full, ch.Files[u.path], perm)
 		if err != nil {
-			return fmt.Sprintf("branch %s moved to %s but writing %s failed: %v (run git checkout -- %s)", r.opts.Branch, short(c.Hash), p, err, p)
+			return fmt.Sprintf("branch %s moved to %s but writing %s failed: %v (run git checkout -- %s)", r.opts.Branch, short(c.Hash), u.path, err, u.path)
 		}
-		e := want[p]
+		e := u.entry
 		if e == nil {
-			e = idx.Add(p)
+			e = idx.Add(u.path)
 		}
-		e.Hash, e.Mode = ne.Hash, ne.Mode
+		e.Hash, e.Mode = u.next.Hash, u.next.Mode
 		e.Size = uint32(fi.Size())
 		e.ModifiedAt, e.CreatedAt = fi.ModTime(), fi.ModTime()
 		fillStat(e, fi)
 	}
-	// Extensions (the cached tree among them) are dropped: git rebuilds them.
-	idx.Cache, idx.ResolveUndo, idx.EndOfIndexEntry = nil, nil, nil
-	if err := index.NewEncoder(lock).Encode(idx); err != nil {
-		return fmt.Sprintf("branch %s moved but writing the index failed: %v (run git reset)", r.opts.Branch, err)
-	}
-	if err := lock.Close(); err != nil {
-		return fmt.Sprintf("branch %s moved but writing the index failed: %v (run git reset)", r.opts.Branch, err)
-	}
-	if err := os.Rename(lockPath, filepath.Join(gitDir, "index")); err != nil {
-		return fmt.Sprintf("branch %s moved but writing the index failed: %v (run git reset)", r.opts.Branch, err)
-	}
-	committed = true
 	return ""
+}
+
+// indexLock is ferry's hold on .git/index.lock. The owner file beside it says the lock is
+// ferry's: if ferry is killed while it holds the lock (kill -9 leaves it, as it does git's),
+// the next run sees its owner is gone and removes both. The owner file is written before the
+// lock and removed after it.
+type indexLock struct {
+	f                      *os.File
+	path, owner, indexPath string
+	committed              bool
+}
+
+// lockIndex takes gitDir's index.lock, first clearing one a killed ferry left; it returns why
+// not.
+func lockIndex(gitDir string) (*indexLock, string) {
+	l := &indexLock{
+		path:      filepath.Join(gitDir, "index.lock"),
+		owner:     filepath.Join(gitDir, indexLockOwner),
+		indexPath: filepath.Join(gitDir, "index"),
+	}
+	clearStaleIndexLock(l.path, l.owner)
+	if err := os.WriteFile(l.owner, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Sprintf("working tree left alone: %v", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		_ = os.Remove(l.owner)
+		return nil, fmt.Sprintf("working tree left alone: index is locked (%s exists: another git command is running?)", l.path)
+	}
+	l.f = f
+	return l, ""
+}
+
+// commit writes idx into the lock file and renames it over the index. Extensions (the cached
+// tree among them) are dropped: git rebuilds them.
+func (l *indexLock) commit(idx *index.Index) error {
+	idx.Cache, idx.ResolveUndo, idx.EndOfIndexEntry = nil, nil, nil
+	if err := index.NewEncoder(l.f).Encode(idx); err != nil {
+		return err
+	}
+	if err := l.f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(l.path, l.indexPath); err != nil {
+		return err
+	}
+	l.committed = true
+	return nil
+}
+
+// release drops the lock unless it was committed, then the owner file.
+func (l *indexLock) release() {
+	if !l.committed {
+		_ = l.f.Close()
+		_ = os.Remove(l.path)
+	}
+	_ = os.Remove(l.owner)
 }
 
 // pathDirty says how the working-tree file at p differs from the base commit's blob (zero: the

@@ -174,6 +174,9 @@ type Repo struct {
 
 	mu  sync.Mutex // serialises Apply, History and fetches on this Repo
 	tip *object.Commit
+
+	trees   treeCache           // decoded trees by hash, for Snapshot.PathHashes
+	storage *filesystem.Storage // clone mode: the object store, closed by Close
 }
 
 // Open opens repo for writing to opts.Branch. repo is a URL (https://, http://, ssh://,
@@ -368,7 +371,10 @@ func (r *Repo) openClone(ctx context.Context, loc string) error {
 		return fmt.Errorf("making a temporary clone directory: %w", err)
 	}
 	r.tmpDir = dir
-	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(32*cache.MiByte))
+	// Pack files stay open while the clone is: a history walk reads thousands of objects, and
+	// reopening the pack for each costs more than reading it. Close closes them.
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(32*cache.MiByte), filesystem.Options{KeepDescriptors: true})
+	r.storage = st
 	repo, err := gogit.Init(st, nil)
 	if err != nil {
 		return fmt.Errorf("initialising temporary clone in %s: %w", dir, err)
@@ -501,6 +507,10 @@ func (r *Repo) Local() bool { return r.local }
 
 // Close removes the temporary clone, if any. It is safe to call more than once.
 func (r *Repo) Close() error {
+	if r.storage != nil {
+		_ = r.storage.Close()
+		r.storage = nil
+	}
 	if r.tmpDir == "" {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 type Snapshot struct {
 	commit *object.Commit
 	s      storer.EncodedObjectStorer
+	trees  *treeCache
 }
 
 // Tip returns the tip of the target branch as last fetched (by Open, Refresh, or a retry).
@@ -33,7 +34,7 @@ func (r *Repo) Tip(ctx context.Context) (*Snapshot, error) {
 }
 
 func (r *Repo) snapshot(c *object.Commit) *Snapshot {
-	return &Snapshot{commit: c, s: r.repo.Storer}
+	return &Snapshot{commit: c, s: r.repo.Storer, trees: &r.trees}
 }
 
 // SHA is the commit's hash.
