@@ -236,11 +236,3 @@ func TestHistoryEvents(t *testing.T) {
 		}
 	})
 }
-
-func dumpEvents(ps []projection) string {
-	var b strings.Builder
-	for _, p := range ps {
-		b.WriteString(strings.Join([]string{p.Env, p.Image, p.How, p.From, p.To, p.Source}, " | ") + "\n")
-	}
-	return b.String()
-}

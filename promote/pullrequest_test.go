@@ -720,7 +720,7 @@ func TestRollbackPullRequestOnGitea(t *testing.T) {
 		}
 	}
 	// The same rollback again: the open pull request is kept, not duplicated.
-	res, err = promote.Rollback(ctx, p.options(), "prod", promote.RollbackOptions{Images: []string{"api"}})
+	_, err = promote.Rollback(ctx, p.options(), "prod", promote.RollbackOptions{Images: []string{"api"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,9 +131,14 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	if branch == "" && cfg != nil {
 		branch = cfg.Git.Branch
 	}
-	repo, err := gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log})
+	gitOpts := func(branch string, cfg *config.Config) gitrepo.Options {
+		a := opts.GitAuth
+		a.TokenFor = tokenFor(opts, cfg)
+		return gitrepo.Options{Branch: branch, Auth: a, NoPush: opts.NoPush, Logger: log}
+	}
+	repo, err := gitrepo.Open(ctx, opts.Repo, gitOpts(branch, cfg))
 	if err != nil {
-		return nil, err
+		return nil, explainGitAuth(err, opts, cfg, gitrepo.RemoteURL(opts.Repo))
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
@@ -151,10 +156,13 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		if branch == "" && cfg.Git.Branch != repo.Branch() {
 			// ferry.yaml names another branch than the remote's default: work on that one.
 			repo.Close()
-			if repo, err = gitrepo.Open(ctx, opts.Repo, gitrepo.Options{Branch: cfg.Git.Branch, Auth: opts.GitAuth, NoPush: opts.NoPush, Logger: log}); err != nil {
-				return nil, err
+			if repo, err = gitrepo.Open(ctx, opts.Repo, gitOpts(cfg.Git.Branch, cfg)); err != nil {
+				return nil, explainGitAuth(err, opts, cfg, gitrepo.RemoteURL(opts.Repo))
 			}
 			r.repo = repo
+		} else if err := repo.SetTokenFor(tokenFor(opts, cfg)); err != nil {
+			repo.Close()
+			return nil, err
 		}
 	}
 	r.cfg = cfg
@@ -288,9 +296,13 @@ func (r *runner) verify(ctx context.Context, img *config.Image, repo, digest str
 	if o, ok := r.verified[key]; ok {
 		return o.v, o.err
 	}
-	d, err := name.NewDigest(repo + "@" + digest)
+	ref, err := r.reg.ParseReference(repo + "@" + digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	d, ok := ref.(name.Digest)
+	if !ok {
+		return nil, fmt.Errorf("image %s: %s is not a digest reference", img.Name, ref)
 	}
 	ver, err := v.Verify(ctx, d)
 	if ctx.Err() == nil {

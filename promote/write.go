@@ -134,7 +134,7 @@ func (r *runner) writeDryRun(req writeReq) error {
 func (r *runner) writeCommit(ctx context.Context, req writeReq, intent gitrepo.Intent, edit **manifests.Edit) error {
 	res, err := r.repo.Apply(ctx, intent)
 	if err != nil {
-		return fmt.Errorf("environment %s: %w", req.env.Name, err)
+		return fmt.Errorf("environment %s: %w", req.env.Name, r.explainGitAuth(err))
 	}
 	if res.NoChange {
 		r.log.Info("nothing to change", "environment", req.env.Name)
@@ -154,7 +154,7 @@ func (r *runner) writePullRequest(ctx context.Context, req writeReq, intent gitr
 	env := req.env
 	res, err := r.repo.ApplyBranch(ctx, req.prBranch, intent)
 	if err != nil {
-		return fmt.Errorf("environment %s: %w", env.Name, err)
+		return fmt.Errorf("environment %s: %w", env.Name, r.explainGitAuth(err))
 	}
 	edit := *editp
 	if edit == nil || len(edit.Files) == 0 {

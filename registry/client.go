@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 // Host configures one registry host (ferry.yaml's registries entries).
@@ -231,7 +233,9 @@ func New(opts ...Option) (*Client, error) {
 		pageSize: o.pageSize,
 		repos:    map[string]*repoTransport{},
 	}
-	c.rt = newHostTransport(o.transport, hosts, o.retry, o.concurrency)
+	// Under the registry auth transports: a redirect to another host (blob storage) carries
+	// no credential, whatever the layers above did.
+	c.rt = newHostTransport(&authguard.Transport{Next: o.transport}, hosts, o.retry, o.concurrency)
 	if !o.noCache {
 		dir := o.cacheDir
 		if dir == "" {
@@ -296,9 +300,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// nameOptions are the name-parsing options for a reference on host.
+// nameOptions are the name-parsing options for a reference on host. Loopback hosts are always
+// allowed plain HTTP (go-containerregistry itself assumes it only for 127.0.0.1 and localhost,
+// not for the rest of 127/8).
 func (c *Client) nameOptions(host string) []name.Option {
-	if hc, ok := c.host(host); ok && hc.Insecure {
+	if hc, ok := c.host(host); (ok && hc.Insecure) || isLoopback(host) {
 		return []name.Option{name.Insecure}
 	}
 	return nil

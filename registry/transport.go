@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ferryhq/ferry/internal/retry"
 )
 
 // hostTransport is the RoundTripper under every request the Client (and the verifier, through
@@ -27,7 +27,7 @@ type hostTransport struct {
 	retry       Retry
 	concurrency int
 	// sleep waits d or until ctx ends; tests replace it to record the waits.
-	sleep func(ctx context.Context, d time.Duration) error
+	sleep retry.SleepFunc
 
 	mu    sync.Mutex
 	state map[string]*hostState
@@ -44,19 +44,8 @@ func newHostTransport(inner http.RoundTripper, hosts map[string]Host, r Retry, c
 		hosts:       hosts,
 		retry:       r,
 		concurrency: concurrency,
-		sleep:       sleepCtx,
+		sleep:       retry.Sleep,
 		state:       map[string]*hostState{},
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -97,47 +86,47 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !retryable(req) {
 		attempts = 1
 	}
-	for attempt := 1; ; attempt++ {
+	backoff := retry.Backoff{Base: t.retry.BaseDelay, Max: t.retry.MaxDelay, Jitter: true}
+	var (
+		resp *http.Response
+		err  error
+	)
+	werr := retry.Run(ctx, attempts, t.sleep, func(attempt int, last bool) (bool, time.Duration) {
 		if attempt > 1 && req.Body != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, fmt.Errorf("rewinding the request body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+			body, berr := req.GetBody()
+			if berr != nil {
+				resp, err = nil, fmt.Errorf("rewinding the request body of %s %s: %w", req.Method, req.URL.Redacted(), berr)
+				return false, 0
 			}
 			req = req.Clone(ctx)
 			req.Body = body
 		}
-		resp, err := t.once(ctx, st, req)
-		last := attempt >= attempts
-		var wait time.Duration
+		resp, err = t.once(ctx, st, req)
 		switch {
 		case err != nil:
-			if last || !resetError(err) || ctx.Err() != nil {
-				return nil, err
-			}
-			wait = t.backoff(attempt)
-		case retryStatus(resp.StatusCode):
-			if last {
-				return resp, nil
-			}
-			ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			return !last && resetError(err) && ctx.Err() == nil, backoff.Delay(attempt)
+		case retryStatus(resp.StatusCode) && !last:
+			ra, ok := retry.After(resp.Header.Get("Retry-After"), time.Now())
 			if ok && ra > t.retry.MaxDelay {
 				// The registry asks for longer than we wait: give its answer back.
-				return resp, nil
+				return false, 0
 			}
-			wait = t.backoff(attempt)
+			wait := backoff.Delay(attempt)
 			if ok {
 				wait = ra
 			}
 			// Drain a little so the connection can be reused, then drop the answer.
 			_, _ = io.CopyN(io.Discard, resp.Body, 4096)
 			resp.Body.Close()
-		default:
-			return resp, nil
+			resp = nil
+			return true, wait
 		}
-		if err := t.sleep(ctx, wait); err != nil {
-			return nil, err
-		}
+		return false, 0
+	})
+	if werr != nil {
+		return nil, werr
 	}
+	return resp, err
 }
 
 // once sends one attempt within the host's concurrency and rate budget.
@@ -154,17 +143,6 @@ func (t *hostTransport) once(ctx context.Context, st *hostState, req *http.Reque
 		}
 	}
 	return t.inner.RoundTrip(req)
-}
-
-// backoff is the jittered exponential delay before retry number attempt (1-based): half the
-// doubled base delay plus a random share of the other half, capped at MaxDelay.
-func (t *hostTransport) backoff(attempt int) time.Duration {
-	d := t.retry.BaseDelay << (attempt - 1)
-	if d <= 0 || d > t.retry.MaxDelay {
-		d = t.retry.MaxDelay
-	}
-	half := d / 2
-	return half + rand.N(half+1)
 }
 
 // retryable reports whether req may be sent again: idempotent methods whose body can be
@@ -198,21 +176,4 @@ func resetError(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
-	}
-	return 0, false
 }

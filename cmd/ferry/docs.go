@@ -69,7 +69,9 @@ func writeCLIDocs(w io.Writer, app *cli.App) error {
 	b.WriteString("## Tokens\n\n")
 	b.WriteString("Tokens are read from the environment only, never from flags: `GITHUB_TOKEN`, `GITLAB_TOKEN`,\n" +
 		"`GITEA_TOKEN` for pull requests, `FERRY_GIT_TOKEN` for pushing over HTTPS, or an SSH key.\n" +
-		"They never appear in output, logs, errors, commits or pull-request bodies.\n")
+		"Each goes only to the host it is for: without `FERRY_GIT_TOKEN`, a push carries the token of\n" +
+		"the forge that serves the remote's host, or none (docs/pull-requests.md, \"Which credential goes\n" +
+		"where\"). They never appear in output, logs, errors, commits or pull-request bodies.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

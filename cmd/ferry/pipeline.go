@@ -64,11 +64,12 @@ func pipelineOptions(c *cli.Context) (promote.Options, error) {
 	return opts, nil
 }
 
-// gitAuthFromEnv takes the config repo's HTTPS token from FERRY_GIT_TOKEN, else the forge
-// token (GITHUB_TOKEN works for the Actions checkout of the same organisation). SSH remotes use
-// FERRY_SSH_KEY (a key file, decrypted with FERRY_SSH_KEY_PASSPHRASE) or the SSH agent, with
-// hosts checked against FERRY_SSH_KNOWN_HOSTS (a path list), else SSH_KNOWN_HOSTS or
-// ~/.ssh/known_hosts.
+// gitAuthFromEnv reads the config repo's credentials. FERRY_GIT_TOKEN goes to the remote,
+// whatever its host; without it, promote sends the token of the forge that serves the remote's
+// host (forgeToken, chosen per host: GITHUB_TOKEN never goes to a GitLab or Gitea host) or
+// none. SSH remotes use FERRY_SSH_KEY (a key file, decrypted with FERRY_SSH_KEY_PASSPHRASE) or
+// the SSH agent, with hosts checked against FERRY_SSH_KNOWN_HOSTS (a path list), else
+// SSH_KNOWN_HOSTS or ~/.ssh/known_hosts.
 func gitAuthFromEnv() gitrepo.Auth {
 	a := gitrepo.Auth{
 		Token:            os.Getenv("FERRY_GIT_TOKEN"),
@@ -77,18 +78,6 @@ func gitAuthFromEnv() gitrepo.Auth {
 	}
 	if kh := os.Getenv("FERRY_SSH_KNOWN_HOSTS"); kh != "" {
 		a.KnownHosts = filepath.SplitList(kh)
-	}
-	if a.Token != "" {
-		return a
-	}
-	for _, v := range []string{"GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"} {
-		if t := os.Getenv(v); t != "" {
-			a.Token = t
-			if v == "GITLAB_TOKEN" {
-				a.Username = "oauth2"
-			}
-			return a
-		}
 	}
 	return a
 }
@@ -111,8 +100,9 @@ func githubAppFromEnv() (promote.GitHubApp, error) {
 	return promote.GitHubApp{AppID: appID, InstallationID: instID, PrivateKeyPath: key}, nil
 }
 
-// forgeToken returns the API token for provider from its conventional variable
-// (GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN), else FERRY_FORGE_TOKEN.
+// forgeToken returns provider's token from its conventional variable (GITHUB_TOKEN,
+// GITLAB_TOKEN, GITEA_TOKEN), else FERRY_FORGE_TOKEN. promote sends it only to that forge's
+// hosts: its API, and Git pushes to a remote that forge serves.
 func forgeToken(provider string) string {
 	if t := os.Getenv(forge.TokenEnv(provider)); t != "" {
 		return t
@@ -146,7 +136,10 @@ func report(c *cli.Context, res *promote.Result, err error) error {
 
 // withHint adds what to do to errors whose cure is in the user's environment.
 func withHint(err error) error {
+	var ce *promote.GitCredentialError
 	switch {
+	case errors.As(err, &ce):
+		return err // it says which variable went to which host, and which to set
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return fmt.Errorf("%w\nthe config repo refused the credentials: set FERRY_GIT_TOKEN (HTTPS) or FERRY_SSH_KEY (SSH) to one that may push", err)
 	case errors.Is(err, forge.ErrForbidden), errors.Is(err, forge.ErrUnauthorized):

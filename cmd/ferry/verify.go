@@ -158,6 +158,9 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if ref, err = client.ParseReference(arg); err != nil { // with the client's view of plain-HTTP hosts
+		return usageError("REF %q: %v", arg, err)
+	}
 	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...), registry.WithRemoteOptionsFor(client.RemoteOptionsFor))
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,7 @@ func (l *leakCheck) checkRepo(bare string) {
 // Gitea part does the same for GITEA_TOKEN and FERRY_FORGE_TOKEN through real pull requests and
 // checks their titles and bodies.
 func TestSecretsNeverLeak(t *testing.T) {
+	ferryAt := ferry
 	l := &leakCheck{t: t, secrets: map[string]string{}}
 	regTok := l.add("registry tokenEnv", sentinel("reg"))
 	wrongReg := l.add("a wrong registry tokenEnv", sentinel("wrongreg"))
@@ -79,11 +81,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		env  func(tok string) []string
 		user string // the Basic user ferry sends with the token
 		url  bool   // the token goes in the --repo URL
+		// forge and api: a forge token goes only to a host that forge serves, so ferry.yaml
+		// names the git server as the forge's (git.pullRequest.provider, url = its URL + api).
+		forge, api string
 	}{
 		{name: "FERRY_GIT_TOKEN", env: func(tok string) []string { return []string{"FERRY_GIT_TOKEN=" + tok} }, user: "x-access-token"},
-		{name: "GITHUB_TOKEN", env: func(tok string) []string { return []string{"GITHUB_TOKEN=" + tok} }, user: "x-access-token"},
-		{name: "GITLAB_TOKEN", env: func(tok string) []string { return []string{"GITLAB_TOKEN=" + tok} }, user: "oauth2"},
-		{name: "GITEA_TOKEN", env: func(tok string) []string { return []string{"GITEA_TOKEN=" + tok} }, user: "x-access-token"},
+		{name: "GITHUB_TOKEN", env: func(tok string) []string { return []string{"GITHUB_TOKEN=" + tok} }, user: "x-access-token", forge: "github", api: "/api/v3"},
+		{name: "GITLAB_TOKEN", env: func(tok string) []string { return []string{"GITLAB_TOKEN=" + tok} }, user: "oauth2", forge: "gitlab", api: "/api/v4"},
+		{name: "GITEA_TOKEN", env: func(tok string) []string { return []string{"GITEA_TOKEN=" + tok} }, user: "x-access-token", forge: "gitea"},
 		{name: "URL", env: func(string) []string { return nil }, user: "robot", url: true},
 	}
 	for _, way := range ways {
@@ -104,6 +109,22 @@ func TestSecretsNeverLeak(t *testing.T) {
 				u.User = url.UserPassword(way.user, tok)
 				repo = u.String()
 			}
+			// The repository is private (every request needs the token), so for a forge's token
+			// --config gives ferry.yaml before the clone: only then is the host known to be the
+			// forge's. The git server is no forge API: the pull request fails (401), and that
+			// error must not show the token either.
+			local, prodCode := "", 0
+			if way.forge != "" {
+				local, prodCode = filepath.Join(t.TempDir(), "ferry.yaml"), 1
+				cfg := git(t, w.bare, "show", "main:ferry.yaml") + "  pullRequest:\n    provider: " + way.forge + "\n    url: " + srv.URL + way.api + "\n"
+				if err := os.WriteFile(local, []byte(cfg), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ferry := func(t *testing.T, env []string, args ...string) run {
+				t.Helper()
+				return ferryAt(t, env, withConfig(args, repo, local)...)
+			}
 			env := append(way.env(tok), "FERRY_TEST_REGISTRY_TOKEN="+regTok, "FERRY_LOG_LEVEL=debug")
 			checkout := filepath.Join(t.TempDir(), "checkout")
 			git(t, "", "clone", "-q", w.bare, checkout)
@@ -113,7 +134,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			l.run(ferry(t, env, "--log-level", "debug", "bump", "--repo", repo, "--env", "dev", "--output", "json", img1+":1.2.0"), 3)
 			l.run(ferry(t, env, "--log-level", "debug", "watch", "--repo", repo, "--output", "json"), 0)
 			l.run(ferry(t, env, "--log-level", "debug", "promote", "--repo", repo, "dev", "staging"), 0)
-			l.run(ferry(t, env, "--log-level", "debug", "promote", "--repo", repo, "--output", "json", "staging", "prod"), 0)
+			l.run(ferry(t, env, "--log-level", "debug", "promote", "--repo", repo, "--output", "json", "staging", "prod"), prodCode)
 			l.run(ferry(t, env, "--log-level", "debug", "status", "--repo", repo), 0)
 			l.run(ferry(t, env, "--log-level", "debug", "status", "--repo", repo, "--output", "json"), 0)
 			l.run(ferry(t, env, "--log-level", "debug", "verify", "--repo", checkout, "--config", "ferry.yaml", img0+":1.1.0"), 0)
@@ -185,4 +206,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 		giteatest.Git(t, "", "clone", "-q", "--mirror", repo.CloneURL, mirror)
 		l.checkRepo(mirror)
 	})
+}
+
+// withConfig adds --config local after --repo repo in args, when local is set.
+func withConfig(args []string, repo, local string) []string {
+	if local == "" {
+		return args
+	}
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--repo" && args[i+1] == repo {
+			return append(append(append([]string{}, args[:i+2]...), "--config", local), args[i+2:]...)
+		}
+	}
+	return args
 }

@@ -1,7 +1,11 @@
-// Package testenv gives tests the pinned tools that `make tools` installs into .tools/bin.
+// Package testenv gives tests the pinned tools that `make tools` installs into .tools/bin, and
+// loopback servers on chosen addresses.
 package testenv
 
 import (
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,4 +58,22 @@ func Git(t testing.TB) string {
 		t.Fatalf("git not found on PATH: %v", err)
 	}
 	return p
+}
+
+// ServeOn starts an httptest server for h on the loopback address ip (127.0.0.2, 127.0.0.3,
+// …: on Linux all of 127/8 reaches lo), so a test can stand several hosts side by side that
+// Go's HTTP client and ferry's credential rules see as different hosts. It stops when the test
+// ends.
+func ServeOn(t testing.TB, ip string, h http.Handler) *httptest.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("listening on %s: %v", ip, err)
+	}
+	s := httptest.NewUnstartedServer(h)
+	s.Listener.Close()
+	s.Listener = l
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/retry"
 )
 
 // Error is a failed forge API call. It matches ErrUnauthorized, ErrForbidden, ErrNotFound or
@@ -95,7 +97,7 @@ func apiError(provider, op string, resp *http.Response, message string, cause er
 	switch {
 	case isRateLimit(resp, message):
 		e.kind = ErrRateLimited
-		if d, ok := retryAfter(resp.Header, time.Now()); ok {
+		if d, ok := retry.After(resp.Header.Get("Retry-After"), time.Now()); ok {
 			e.RetryAt = time.Now().Add(d).Truncate(time.Second)
 		} else if t, ok := resetTime(resp.Header); ok {
 			e.RetryAt = t

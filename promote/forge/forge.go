@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 // Provider names a forge API.
@@ -170,18 +172,22 @@ func New(cfg Config) (Forge, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	}
-	hc := &http.Client{Transport: &retryTransport{next: base, maxRetries: cfg.MaxRetries, maxWait: cfg.MaxRetryWait}}
+	// The guard sits under the client libraries' auth: each constructor binds it to its API's
+	// host, so a token (or a GitHub App's JWT and installation tokens) reaches no other host,
+	// redirects included.
+	guard := &authguard.Transport{Next: base}
+	hc := &http.Client{Transport: &retryTransport{next: guard, maxRetries: cfg.MaxRetries, maxWait: cfg.MaxRetryWait}}
 	if cfg.HTTPClient != nil {
 		hc.Timeout = cfg.HTTPClient.Timeout
 		hc.Jar = cfg.HTTPClient.Jar
 	}
 	switch provider {
 	case GitHub:
-		return newGitHub(cfg, remote, hc)
+		return newGitHub(cfg, remote, hc, guard)
 	case GitLab:
-		return newGitLab(cfg, remote, hc)
+		return newGitLab(cfg, remote, hc, guard)
 	default:
-		return newGitea(cfg, remote, hc)
+		return newGitea(cfg, remote, hc, guard)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"code.gitea.io/sdk/gitea"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 type giteaForge struct {
@@ -29,7 +31,7 @@ var _ Forge = (*giteaForge)(nil)
 // newLabelColor is the colour of labels ferry creates on Gitea, which needs one.
 const newLabelColor = "#0e8a16"
 
-func newGitea(cfg Config, r remote, hc *http.Client) (*giteaForge, error) {
+func newGitea(cfg Config, r remote, hc *http.Client, guard *authguard.Transport) (*giteaForge, error) {
 	owner, repo, err := r.ownerRepo(Gitea)
 	if err != nil {
 		return nil, err
@@ -38,6 +40,7 @@ func newGitea(cfg Config, r remote, hc *http.Client) (*giteaForge, error) {
 	if apiBase == "" {
 		apiBase = r.webBase()
 	}
+	guard.Host = apiBase
 	// The SDK adds /api/v1 itself; accept the API URL too.
 	apiBase = strings.TrimSuffix(strings.TrimSuffix(apiBase, "/"), "/api/v1")
 	return &giteaForge{

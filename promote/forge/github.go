@@ -9,6 +9,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v84/github"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 type gitHub struct {
@@ -20,7 +22,7 @@ type gitHub struct {
 
 var _ Forge = (*gitHub)(nil)
 
-func newGitHub(cfg Config, r remote, hc *http.Client) (*gitHub, error) {
+func newGitHub(cfg Config, r remote, hc *http.Client, guard *authguard.Transport) (*gitHub, error) {
 	owner, repo, err := r.ownerRepo(GitHub)
 	if err != nil {
 		return nil, err
@@ -28,6 +30,10 @@ func newGitHub(cfg Config, r remote, hc *http.Client) (*gitHub, error) {
 	apiBase := strings.TrimSpace(cfg.BaseURL)
 	if apiBase == "" && r.Host != "github.com" {
 		apiBase = r.webBase() + "/api/v3/"
+	}
+	guard.Host = "https://api.github.com"
+	if apiBase != "" {
+		guard.Host = apiBase
 	}
 	if cfg.AppID != 0 {
 		itr, err := ghinstallation.NewKeyFromFile(hc.Transport, cfg.AppID, cfg.InstallationID, cfg.PrivateKeyPath)

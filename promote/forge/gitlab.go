@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 type gitLab struct {
@@ -21,11 +23,12 @@ type gitLab struct {
 
 var _ Forge = (*gitLab)(nil)
 
-func newGitLab(cfg Config, r remote, hc *http.Client) (*gitLab, error) {
+func newGitLab(cfg Config, r remote, hc *http.Client, guard *authguard.Transport) (*gitLab, error) {
 	apiBase := strings.TrimSpace(cfg.BaseURL)
 	if apiBase == "" {
 		apiBase = r.webBase() + "/api/v4"
 	}
+	guard.Host = apiBase
 	project := r.Path
 	// A GitLab served under a relative URL (https://host/gitlab) has it in the remote's path.
 	if u, err := url.Parse(apiBase); err == nil {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/ferryhq/ferry/internal/authguard"
 )
 
 // remote is a Git remote URL reduced to what a forge API needs.
@@ -109,4 +111,37 @@ var userinfo = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/]*@`)
 // redactURL drops the user information (a token, often) from a URL for messages.
 func redactURL(s string) string {
 	return userinfo.ReplaceAllString(s, "${1}REDACTED@")
+}
+
+// ServingProvider returns the forge whose token may go with Git requests to cfg.RemoteURL:
+// cfg.Provider when the remote's host is that forge's host (cfg.BaseURL's host; without one
+// github.com for github, gitlab.com for gitlab, the remote's own host for gitea), else the
+// provider inferred from the remote's host. It returns "" when no forge serves the remote, and
+// for local and ssh remotes, which take no token.
+func ServingProvider(cfg Config) string {
+	r, err := parseRemote(cfg.RemoteURL)
+	if err != nil || r.Scheme == "" {
+		return ""
+	}
+	if p := strings.ToLower(strings.TrimSpace(cfg.Provider)); p != "" {
+		home := strings.TrimSpace(cfg.BaseURL)
+		if home == "" {
+			switch p {
+			case GitHub:
+				home = "https://github.com"
+			case GitLab:
+				home = "https://gitlab.com"
+			case Gitea:
+				home = r.webBase()
+			}
+		}
+		if home != "" && authguard.SameHost(r.webBase(), home) {
+			return p
+		}
+	}
+	p, err := inferProvider(r.Host)
+	if err != nil {
+		return ""
+	}
+	return p
 }

@@ -168,3 +168,37 @@ func TestCommitURL(t *testing.T) {
 		})
 	}
 }
+
+// TestServingProvider: which forge's token may go with Git requests to a remote.
+func TestServingProvider(t *testing.T) {
+	tests := []struct {
+		name                         string
+		provider, baseURL, remoteURL string
+		want                         string
+	}{
+		{"github.com inferred", "", "", "https://github.com/acme/config.git", GitHub},
+		{"gitlab.com inferred", "", "", "https://gitlab.com/group/sub/config.git", GitLab},
+		{"codeberg inferred", "", "", "https://codeberg.org/acme/config.git", Gitea},
+		{"unknown host gets nothing", "", "", "https://git.example.com/acme/config.git", ""},
+		{"gitea configured, no url: the remote's own host", "gitea", "", "http://127.0.0.3:3000/acme/config.git", Gitea},
+		{"gitea configured with its url", "gitea", "http://127.0.0.3:3000", "http://127.0.0.3:3000/acme/config.git", Gitea},
+		{"gitea configured elsewhere: the remote is not its", "gitea", "http://127.0.0.3:3000", "http://127.0.0.2:3000/acme/config.git", ""},
+		{"gitea configured elsewhere, remote on github.com", "gitea", "https://gitea.example.com", "https://github.com/acme/config", GitHub},
+		{"same host, other port is another host", "gitea", "https://forge.example.com:3000", "https://forge.example.com/acme/config", ""},
+		{"github enterprise by url", "github", "https://ghe.example.com/api/v3", "https://ghe.example.com/acme/config.git", GitHub},
+		{"github configured, no url, other host", "github", "", "https://git.example.com/acme/config.git", ""},
+		{"gitlab self-managed by url", "gitlab", "https://code.example.com/api/v4", "https://code.example.com/platform/config.git", GitLab},
+		{"gitlab configured, remote on github.com", "gitlab", "", "https://github.com/acme/config", GitHub},
+		{"ssh takes no token", "", "", "git@github.com:acme/config.git", ""},
+		{"local path", "gitea", "", "/srv/config.git", ""},
+		{"plain http to github.com is still inferred", "github", "", "http://github.com/acme/config", GitHub},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ServingProvider(Config{Provider: tc.provider, BaseURL: tc.baseURL, RemoteURL: tc.remoteURL})
+			if got != tc.want {
+				t.Errorf("ServingProvider(%q, %q, %q) = %q, want %q", tc.provider, tc.baseURL, tc.remoteURL, got, tc.want)
+			}
+		})
+	}
+}

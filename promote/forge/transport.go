@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/retry"
 )
 
 // retryTransport retries rate-limited requests: HTTP 429, and 403 when it carries a rate-limit
@@ -23,36 +25,40 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	for attempt := 0; ; attempt++ {
+	var (
+		resp *http.Response
+		err  error
+	)
+	werr := retry.Run(req.Context(), t.maxRetries+1, nil, func(attempt int, last bool) (bool, time.Duration) {
 		r := req
-		if attempt > 0 {
+		if attempt > 1 {
 			r = req.Clone(req.Context())
 			if req.GetBody != nil {
-				body, err := req.GetBody()
-				if err != nil {
-					return nil, err
+				body, berr := req.GetBody()
+				if berr != nil {
+					resp, err = nil, berr
+					return false, 0
 				}
 				r.Body = body
 			}
 		}
-		resp, err := t.next.RoundTrip(r)
+		resp, err = t.next.RoundTrip(r)
 		if err != nil {
-			return nil, err
+			return false, 0
 		}
-		wait, limited := rateLimitWait(resp, attempt, time.Now())
-		if !limited || !replayable || attempt >= t.maxRetries || wait > t.maxWait {
-			return resp, nil
+		wait, limited := rateLimitWait(resp, attempt-1, time.Now())
+		if !limited || !replayable || last || wait > t.maxWait {
+			return false, 0
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		_ = resp.Body.Close()
-		timer := time.NewTimer(wait)
-		select {
-		case <-req.Context().Done():
-			timer.Stop()
-			return nil, req.Context().Err()
-		case <-timer.C:
-		}
+		resp = nil
+		return true, wait
+	})
+	if werr != nil {
+		return nil, werr
 	}
+	return resp, err
 }
 
 // rateLimitWait says whether resp is a rate limit and how long to wait before trying again.
@@ -64,7 +70,7 @@ func rateLimitWait(resp *http.Response, attempt int, now time.Time) (time.Durati
 	default:
 		return 0, false
 	}
-	if d, ok := retryAfter(resp.Header, now); ok {
+	if d, ok := retry.After(resp.Header.Get("Retry-After"), now); ok {
 		return d, true
 	}
 	if remainingZero(resp.Header) {
@@ -75,7 +81,7 @@ func rateLimitWait(resp *http.Response, attempt int, now time.Time) (time.Durati
 			}
 			return d, true
 		}
-		return backoff(attempt), true
+		return backoff(attempt + 1), true
 	}
 	if resp.StatusCode == http.StatusForbidden {
 		if !secondaryLimit(peekBody(resp)) {
@@ -84,27 +90,12 @@ func rateLimitWait(resp *http.Response, attempt int, now time.Time) (time.Durati
 		// GitHub: with no Retry-After, wait at least a minute before retrying.
 		return time.Minute, true
 	}
-	return backoff(attempt), true
+	return backoff(attempt + 1), true
 }
 
-func backoff(attempt int) time.Duration {
-	return time.Second << min(attempt, 6)
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return max(time.Duration(secs)*time.Second, 0), true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
-}
+// backoff is the wait for a rate limit that says nothing of when it clears: 1s·2^attempt
+// (attempt 0-based), capped at 64s.
+var backoff = retry.Backoff{Base: time.Second, Max: 64 * time.Second}.Delay
 
 // remainingZero: GitHub's X-RateLimit-Remaining or GitLab's RateLimit-Remaining is 0.
 func remainingZero(h http.Header) bool {
@@ -154,7 +145,7 @@ func isRateLimit(resp *http.Response, message string) bool {
 	case http.StatusTooManyRequests:
 		return true
 	case http.StatusForbidden:
-		_, ra := retryAfter(resp.Header, time.Now())
+		_, ra := retry.After(resp.Header.Get("Retry-After"), time.Now())
 		return ra || remainingZero(resp.Header) || secondaryLimit([]byte(message)) ||
 			strings.Contains(strings.ToLower(message), "rate limit")
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"path"
 	"strings"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+
+	"github.com/ferryhq/ferry/internal/retry"
 )
 
 // Intent computes a change from the current tip. Apply calls it again on every attempt, with the
@@ -152,7 +153,7 @@ func (r *Repo) apply(ctx context.Context, ref plumbing.ReferenceName, own bool, 
 			return nil, fmt.Errorf("pushing to %s of %s after %d attempts: %w", ref.Short(), r.display, attempt, ErrConflict)
 		}
 		r.opts.Logger.Debug("push lost a race; fetching and recomputing", "branch", ref.Short(), "attempt", attempt, "reason", err)
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, pushBackoff.Delay(attempt)); err != nil {
 			return nil, err
 		}
 		if err := r.fetch(ctx, r.depth); err != nil {
@@ -161,23 +162,9 @@ func (r *Repo) apply(ctx context.Context, ref plumbing.ReferenceName, own bool, 
 	}
 }
 
-// backoff is a jittered exponential delay: 50ms·2^(n-1), capped at 2s, drawn from [d/2, d].
-func backoff(attempt int) time.Duration {
-	d := 50 * time.Millisecond << min(attempt-1, 6)
-	d = min(d, 2*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// pushBackoff is the jittered wait after a lost push race: 50ms·2^(n-1), capped at 2s, drawn
+// from [d/2, d].
+var pushBackoff = retry.Backoff{Base: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: true}
 
 // ownBranchTip fetches ferry's own branch (depth 1) and returns its tip, or nil when the remote
 // has no such branch.

@@ -84,4 +84,35 @@ func TestSmartHTTP(t *testing.T) {
 			t.Fatal("Open without a token succeeded")
 		}
 	})
+
+	t.Run("TokenFor picks it for the remote", func(t *testing.T) {
+		var asked []string
+		tokenFor := func(remote string) (string, string) {
+			asked = append(asked, remote)
+			return "", sentinelToken
+		}
+		r := open(t, url, Options{Auth: Auth{TokenFor: tokenFor}})
+		if _, err := r.Apply(ctx, setFile("envs/dev/token-for.yaml", "picked: per host\n", "dev: token for the host")); err != nil {
+			t.Fatal(err)
+		}
+		if len(asked) != 1 || asked[0] != url {
+			t.Errorf("TokenFor asked for %q, want once for %s (without credentials)", asked, url)
+		}
+		// Re-picked as nothing (ferry.yaml says no forge serves the host): refused.
+		if err := r.SetTokenFor(func(string) (string, string) { return "", "" }); err != nil {
+			t.Fatal(err)
+		}
+		before := srv.Refused()
+		if _, err := r.Apply(ctx, setFile("envs/dev/token-for.yaml", "picked: nothing\n", "dev: no token")); err == nil || srv.Refused() == before {
+			t.Errorf("push with no credential: err %v, refused %d → %d; want refused", err, before, srv.Refused())
+		}
+	})
+
+	t.Run("the URL's credentials win over TokenFor", func(t *testing.T) {
+		withCreds := strings.Replace(url, "http://", "http://"+DefaultUsername+":"+sentinelToken+"@", 1)
+		r := open(t, withCreds, Options{Auth: Auth{TokenFor: func(string) (string, string) { return "", "other-" + sentinelToken }}})
+		if _, err := r.Apply(ctx, setFile("envs/dev/url-wins.yaml", "url: wins\n", "dev: url credentials")); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -50,11 +50,17 @@ const DefaultUsername = "x-access-token"
 
 // Auth is how ferry authenticates to the remote. Its String method never shows a secret.
 type Auth struct {
-	// Token is the HTTPS basic-auth password (FERRY_GIT_TOKEN or a forge token). A URL's own
-	// user:password is used when Token is empty, and stripped from the URL either way.
+	// Token is the HTTPS basic-auth password for the remote, whatever its host
+	// (FERRY_GIT_TOKEN). A URL's own user:password is used when Token is empty, and stripped
+	// from the URL either way.
 	Token string
 	// Username goes with Token; default DefaultUsername.
 	Username string
+	// TokenFor, when Token is empty and the URL has no password, picks the HTTPS credentials
+	// for the remote (its URL without credentials): a user name (empty: DefaultUsername) and
+	// a token, or an empty token for a remote no credential is for. It is never called for
+	// ssh remotes.
+	TokenFor func(remoteURL string) (username, token string)
 	// SSHKeyFile is a private key (OpenSSH or PEM format) for ssh remotes; SSHKey the same as
 	// bytes (it wins over SSHKeyFile). With neither, the key comes from the SSH agent at
 	// SSH_AUTH_SOCK. The user is the URL's, default "git".
@@ -83,6 +89,9 @@ func (a Auth) String() string {
 	}
 	if a.SSHKeyPassphrase != "" {
 		parts = append(parts, "ssh-key-passphrase=***")
+	}
+	if a.TokenFor != nil {
+		parts = append(parts, "token-for-host")
 	}
 	if len(a.KnownHosts) > 0 {
 		parts = append(parts, "known-hosts="+strings.Join(a.KnownHosts, ":"))
@@ -155,6 +164,8 @@ type Repo struct {
 	url     string // remote URL without credentials
 	display string // url for messages
 	auth    transport.AuthMethod
+	urlUser string // user:password from the remote URL, used for that remote only
+	urlPass string
 	tmpDir  string // clone mode: removed by Close
 	local   bool   // local checkout mode
 	depth   int    // current fetch depth; 0 = not shallow
@@ -292,28 +303,61 @@ func splitCredentials(raw string) (clean, user, pass string) {
 func (r *Repo) setRemoteURL(raw string) error {
 	clean, user, pass := splitCredentials(raw)
 	r.url, r.display = clean, clean
-	a := r.opts.Auth
-	if a.Token == "" && pass != "" {
-		a.Token, a.Username = pass, user
-	}
+	r.urlUser, r.urlPass = user, pass
 	ep, err := transport.NewEndpoint(clean)
 	if err != nil {
 		return fmt.Errorf("repo %s: %w", redactURL(raw), err)
 	}
-	switch ep.Protocol {
-	case "https", "http":
-		if a.Token != "" {
-			name := a.Username
-			if name == "" {
-				name = DefaultUsername
-			}
-			r.auth = &githttp.BasicAuth{Username: name, Password: a.Token}
-		}
-	case "ssh":
-		r.auth, err = sshAuth(ep, a)
+	if ep.Protocol == "ssh" {
+		r.auth, err = sshAuth(ep, r.opts.Auth)
 		if err != nil {
 			return fmt.Errorf("ssh remote %s: %w", clean, err)
 		}
+		return nil
+	}
+	r.auth = r.httpAuth(ep)
+	return nil
+}
+
+// httpAuth picks the basic credentials for an http(s) remote: Auth.Token, else the URL's own
+// user:password, else what Auth.TokenFor gives for the remote; none when all are empty.
+func (r *Repo) httpAuth(ep *transport.Endpoint) transport.AuthMethod {
+	if ep.Protocol != "https" && ep.Protocol != "http" {
+		return nil
+	}
+	a := r.opts.Auth
+	user, token := a.Username, a.Token
+	switch {
+	case token != "":
+	case r.urlPass != "":
+		user, token = r.urlUser, r.urlPass
+	case a.TokenFor != nil:
+		user, token = a.TokenFor(r.url)
+	}
+	if token == "" {
+		return nil
+	}
+	if user == "" {
+		user = DefaultUsername
+	}
+	return &githttp.BasicAuth{Username: user, Password: token}
+}
+
+// SetTokenFor replaces Auth.TokenFor and picks the remote's HTTPS credentials again (promote
+// calls it once ferry.yaml, which says which forge serves which host, has been read).
+func (r *Repo) SetTokenFor(f func(remoteURL string) (username, token string)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Auth.TokenFor = f
+	if r.url == "" {
+		return nil
+	}
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return fmt.Errorf("repo %s: %w", r.display, err)
+	}
+	if ep.Protocol == "https" || ep.Protocol == "http" {
+		r.auth = r.httpAuth(ep)
 	}
 	return nil
 }
@@ -476,4 +520,28 @@ func (r *Repo) Close() error {
 		return fmt.Errorf("removing temporary clone %s: %w", dir, err)
 	}
 	return nil
+}
+
+// RemoteURL is the remote Open(repo) talks to, without credentials: repo itself when it is a
+// URL or a bare repository, the origin's URL for a local checkout; "" when it cannot tell.
+// It is for messages about a failed Open.
+func RemoteURL(repo string) string {
+	kind, loc, err := classify(repo)
+	if err != nil {
+		return ""
+	}
+	if kind == kindURL {
+		clean, _, _ := splitCredentials(loc)
+		return clean
+	}
+	g, err := gogit.PlainOpenWithOptions(loc, &gogit.PlainOpenOptions{EnableDotGitCommonDir: true})
+	if err != nil {
+		return ""
+	}
+	rem, err := g.Remote("origin")
+	if err != nil || len(rem.Config().URLs) == 0 {
+		return ""
+	}
+	clean, _, _ := splitCredentials(rem.Config().URLs[0])
+	return clean
 }

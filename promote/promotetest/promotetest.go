@@ -65,6 +65,8 @@ type Spec struct {
 	// Extra adds or replaces files of the config repo; {{REG}} in their content stands for the
 	// registry host.
 	Extra map[string]string
+	// Registry configures the world's registry (its address, a recorder, …).
+	Registry []registrytest.Option
 }
 
 // New builds the default World (images api and worker). extra adds or replaces files (their
@@ -81,7 +83,7 @@ func NewWorld(t testing.TB, spec Spec) *World {
 	if len(images) == 0 {
 		images = []string{"api", "worker"}
 	}
-	w := &World{T: t, Reg: registrytest.New(t), Images: images, Digest: map[string]string{}}
+	w := &World{T: t, Reg: registrytest.New(t, spec.Registry...), Images: images, Digest: map[string]string{}}
 	var err error
 	if w.Key, err = sigtest.NewKeyPair(); err != nil {
 		t.Fatal(err)

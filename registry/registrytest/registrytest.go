@@ -31,6 +31,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferryhq/ferry/internal/testenv"
 )
 
 // Kind classifies a request.
@@ -140,6 +142,27 @@ type Server struct {
 	inFlight int
 	peak     int
 	auth     string
+	blobs    string // RedirectBlobs' base URL
+}
+
+// RedirectBlobs answers blob GETs with a 307 to base + the same path and query, as a registry
+// with its blobs in object storage does; serve them there with BlobHandler.
+func (s *Server) RedirectBlobs(base string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blobs = strings.TrimSuffix(base, "/")
+}
+
+// BlobHandler serves this registry's blobs with no authentication, for the host RedirectBlobs
+// points at.
+func (s *Server) BlobHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Classify(r) != BlobGet {
+			http.NotFound(w, r)
+			return
+		}
+		s.backend.ServeHTTP(w, r)
+	})
 }
 
 // Option configures a Server.
@@ -148,6 +171,20 @@ type Option func(*config)
 type config struct {
 	regOpts []registry.Option
 	auth    string
+	ip      string
+	wrap    func(http.Handler) http.Handler
+}
+
+// ListenOn serves on the loopback address ip (127.0.0.2, 127.0.0.3, …) instead of 127.0.0.1,
+// so that a test can run hosts that clients see as different hosts.
+func ListenOn(ip string) Option {
+	return func(c *config) { c.ip = ip }
+}
+
+// Wrap puts mw around the server's handler (a recorder of what clients sent, say). Requests
+// the test makes through Transport or RemoteOptions do not pass through it.
+func Wrap(mw func(http.Handler) http.Handler) Option {
+	return func(c *config) { c.wrap = mw }
 }
 
 // RequireAuthorization answers 401 with a Basic challenge to every request whose Authorization
@@ -162,7 +199,7 @@ func WithReferrersAPI(on bool) Option {
 	return func(c *config) { c.regOpts = append(c.regOpts, registry.WithReferrersSupport(on)) }
 }
 
-// New starts a registry on 127.0.0.1, closed when the test ends.
+// New starts a registry on 127.0.0.1 (or ListenOn's address), closed when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	cfg := config{regOpts: []registry.Option{registry.Logger(log.New(io.Discard, "", 0))}}
@@ -175,8 +212,15 @@ func New(t testing.TB, opts ...Option) *Server {
 		pageCap: 100,
 		auth:    cfg.auth,
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	var h http.Handler = http.HandlerFunc(s.serve)
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
+	ip := cfg.ip
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	s.srv = testenv.ServeOn(t, ip, h)
 	s.URL = s.srv.URL
 	u, err := url.Parse(s.URL)
 	if err != nil {
@@ -323,7 +367,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		break
 	}
-	listing, pageCap := s.listing, s.pageCap
+	listing, pageCap, blobs := s.listing, s.pageCap, s.blobs
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -361,6 +405,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+		return
+	}
+	if k == BlobGet && blobs != "" {
+		// Blob storage elsewhere, as registries backed by S3 or a CDN answer.
+		http.Redirect(w, r, blobs+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 		return
 	}
 	if k == TagList && listing != ListingRegistry {
