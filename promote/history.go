@@ -237,7 +237,7 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 	snap, hashes := w.parentSnap, w.parentHashes // the last commit's parent is this commit
 	if w.parentSHA != e.SHA {
 		var err error
-		if snap, _, err = w.r.repo.Commit(ctx, e.SHA); err != nil {
+		if snap, err = w.r.repo.SnapshotOf(ctx, e.SHA); err != nil {
 			return nil, err
 		}
 		if hashes, err = snap.PathHashes(w.paths); err != nil {
@@ -284,7 +284,7 @@ func (w *walker) parentOf(ctx context.Context, e gitrepo.Entry) (*gitrepo.Snapsh
 	w.parentSHA = ""
 	if len(e.Parents) > 0 {
 		var err error
-		if parent, _, err = w.r.repo.Commit(ctx, e.Parents[0]); err != nil {
+		if parent, err = w.r.repo.SnapshotOf(ctx, e.Parents[0]); err != nil {
 			return nil, nil, err
 		}
 		if hashes, err = parent.PathHashes(w.paths); err != nil {

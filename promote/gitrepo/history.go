@@ -84,6 +84,13 @@ func (r *Repo) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 			}
 			parent = p
 		}
+		if r.walked == nil || len(r.walked) > walkedCacheSize {
+			r.walked = map[plumbing.Hash]*object.Commit{}
+		}
+		r.walked[c.Hash] = c
+		if parent != nil {
+			r.walked[parent.Hash] = parent
+		}
 		keep := true
 		if q.Path != "" {
 			var err error
@@ -244,6 +251,9 @@ func entry(c *object.Commit) Entry {
 	}
 }
 
+// walkedCacheSize bounds the commits History remembers for SnapshotOf.
+const walkedCacheSize = 1 << 16
+
 // ErrCommitNotFound is returned by Commit for a commit the clone does not hold (a shallow
 // clone's history before its boundary, or a side branch's commit beyond it).
 var ErrCommitNotFound = errors.New("commit not in the clone")
@@ -266,6 +276,28 @@ func (r *Repo) Commit(ctx context.Context, sha string) (*Snapshot, Entry, error)
 	e := entry(c)
 	e.Root = len(c.ParentHashes) == 0
 	return r.snapshot(c), e, nil
+}
+
+// SnapshotOf is Commit's snapshot alone. A commit History walked (or read as a parent) is
+// not decoded again.
+func (r *Repo) SnapshotOf(ctx context.Context, sha string) (*Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := plumbing.NewHash(sha)
+	if c, ok := r.walked[h]; ok {
+		return r.snapshot(c), nil
+	}
+	c, err := r.repo.CommitObject(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%s: %w", sha, ErrCommitNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	return r.snapshot(c), nil
 }
 
 // PathHash is the object hash of the tree or blob at the slash-separated path p in the

@@ -175,8 +175,9 @@ type Repo struct {
 	mu  sync.Mutex // serialises Apply, History and fetches on this Repo
 	tip *object.Commit
 
-	trees   treeCache           // decoded trees by hash, for Snapshot.PathHashes
-	storage *filesystem.Storage // clone mode: the object store, closed by Close
+	trees   treeCache                        // decoded trees by hash, for Snapshot.PathHashes
+	walked  map[plumbing.Hash]*object.Commit // commits History read, for SnapshotOf
+	storage *filesystem.Storage              // clone mode: the object store, closed by Close
 }
 
 // Open opens repo for writing to opts.Branch. repo is a URL (https://, http://, ssh://,
