@@ -65,6 +65,8 @@ type Spec struct {
 	// Extra adds or replaces files of the config repo; {{REG}} in their content stands for the
 	// registry host.
 	Extra map[string]string
+	// FerryYAMLTail is appended to the generated ferry.yaml (e.g. a notify: section).
+	FerryYAMLTail string
 }
 
 // New builds the default World (images api and worker). extra adds or replaces files (their
@@ -96,7 +98,7 @@ func NewWorld(t testing.TB, spec Spec) *World {
 		}
 	}
 
-	w.FerryYAML = w.ferryYAML()
+	w.FerryYAML = w.ferryYAML() + spec.FerryYAMLTail
 	files := map[string]string{
 		"ferry.yaml":                             w.FerryYAML,
 		"README.md":                              "config repo\n",
