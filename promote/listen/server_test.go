@@ -376,7 +376,7 @@ func TestFloodCoalesces(t *testing.T) {
 	}
 	wg.Wait()
 	want := map[string]int{
-		`202 {"accepted":1,"coalesced":0,"unknown":0}`:   1,
+		`202 {"accepted":1,"coalesced":0,"unknown":0}`: 1,
 		`202 {"accepted":0,"coalesced":1,"unknown":0}`: 199,
 	}
 	if diff := cmp.Diff(want, answers); diff != "" {
