@@ -34,7 +34,7 @@ const secret = "webhook-s3cret"
 
 // fixture is a World and a running listener whose cycles are real watch cycles on it.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	w    *promotetest.World
 	base string // http://127.0.0.1:port
 	logs *syncBuffer
@@ -61,7 +61,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, w *promotetest.World) *fixture {
+func start(t testing.TB, w *promotetest.World) *fixture {
 	t.Helper()
 	f := &fixture{t: t, w: w, logs: &syncBuffer{}}
 	m := NewMetrics()
