@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,31 +15,13 @@ import (
 	"github.com/ferryhq/ferry/registry/registrytest"
 )
 
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestWatchListenSIGTERMMidCycle runs `ferry watch --listen` as a process, sends it an event,
 // and SIGTERM while the event's cycle is listing tags (the registry holds that answer back).
 // The server stops taking requests, the cycle runs to its end, the push lands whole, the
 // config repo is sound and the exit is 0.
 func TestWatchListenSIGTERMMidCycle(t *testing.T) {
 	w := promotetest.New(t, nil)
-	var stderr lockedBuffer
+	var stderr promotetest.Buffer
 	cmd := exec.Command(os.Args[0], "watch", "--listen", "127.0.0.1:0", "--repo", w.Bare, "--cache-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "FERRY_TEST_RUN_MAIN=1", "FERRY_WEBHOOK_SECRET=s3cret")
 	cmd.Stderr = &stderr

@@ -37,33 +37,15 @@ type fixture struct {
 	t    testing.TB
 	w    *promotetest.World
 	base string // http://127.0.0.1:port
-	logs *syncBuffer
+	logs *promotetest.Buffer
 
 	mu     sync.Mutex
 	cycles [][]string // the images of each cycle; nil for a full cycle
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func start(t testing.TB, w *promotetest.World) *fixture {
 	t.Helper()
-	f := &fixture{t: t, w: w, logs: &syncBuffer{}}
+	f := &fixture{t: t, w: w, logs: &promotetest.Buffer{}}
 	m := NewMetrics()
 	opts := w.Options()
 	opts.RegistryOptions = append(opts.RegistryOptions, registry.WithRequestObserver(m.ObserveRequest))
