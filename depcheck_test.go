@@ -46,6 +46,9 @@ func TestDependencyDirection(t *testing.T) {
 					t.Errorf("%s must not import %s", pkg, d)
 				}
 			}
+			if pkg == "registry" && strings.HasPrefix(d, "github.com/prometheus/") {
+				t.Errorf("registry must not import %s: it exposes WithRequestObserver, and promote/listen counts", d)
+			}
 			if pkg == "policy" || pkg == "manifests" {
 				for _, n := range netPkgs {
 					// net and net/http arrive transitively through kyaml and

@@ -315,7 +315,7 @@ func exampleFerryCalls(t *testing.T) []ferryCall {
 			}
 		}
 	}
-	for _, f := range []string{"examples/kubernetes/cronjob.yaml", "examples/kubernetes/indexed-job.yaml"} {
+	for _, f := range []string{"examples/kubernetes/cronjob.yaml", "examples/kubernetes/indexed-job.yaml", "examples/kubernetes/deployment.yaml"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ func Bump(ctx context.Context, opts Options, refs []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	defer r.finish(ctx)
 	r.command = "bump"
 
 	envs, err := r.bumpEnvironments()

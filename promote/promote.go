@@ -22,7 +22,7 @@ func Promote(ctx context.Context, opts Options, src, dst string) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	defer r.finish(ctx)
 	r.command = "promote"
 
 	srcEnv, dstEnv := r.cfg.Environment(src), r.cfg.Environment(dst)

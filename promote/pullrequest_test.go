@@ -1,7 +1,6 @@
 package promote_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +81,7 @@ type prWorld struct {
 	repo               giteatest.Repo
 	api                *gitea.Client
 	reviewer, assignee string
-	log                *syncBuffer // every run's log, at debug level
+	log                *promotetest.Buffer // every run's log, at debug level
 }
 
 type prSetup struct {
@@ -97,7 +95,7 @@ type prSetup struct {
 func newPRWorld(t *testing.T, s prSetup) *prWorld {
 	t.Helper()
 	srv := giteatest.Shared(t)
-	p := &prWorld{srv: srv, log: &syncBuffer{}}
+	p := &prWorld{srv: srv, log: &promotetest.Buffer{}}
 	p.repo = srv.CreateRepo(t, "config")
 	p.reviewer = srv.CreateUser(t, "rita")
 	p.assignee = srv.CreateUser(t, "adam")
@@ -253,24 +251,6 @@ func resultJSON(t *testing.T, res *promote.Result) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and a waiting goroutine at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // stagingAhead seeds staging one step ahead of prod: api 1.1.0 (tag only: its digest is

@@ -13,6 +13,14 @@ type Result struct {
 	Diff string `json:"diff,omitempty"`
 	// Plan explains, per image, the chosen and passed-over candidates of a dry run.
 	Plan []PlanEntry `json:"plan,omitempty"`
+	// Selected is, for a watch, the tag each image's selection chose (whether or not it was
+	// written), for metrics; it is not printed.
+	Selected []Selected `json:"-"`
+}
+
+// Selected is the tag a watch cycle chose for an image.
+type Selected struct {
+	Image, Tag, Digest string
 }
 
 // Commit is a commit ferry pushed (or made locally with --no-push).

@@ -47,7 +47,7 @@ func Rollback(ctx context.Context, opts Options, envName string, ro RollbackOpti
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	defer r.finish(ctx)
 	r.command = history.HowRollback
 
 	env := r.cfg.Environment(envName)

@@ -19,6 +19,7 @@ import (
 	"github.com/ferryhq/ferry/promote/config"
 	"github.com/ferryhq/ferry/promote/forge"
 	"github.com/ferryhq/ferry/promote/gitrepo"
+	"github.com/ferryhq/ferry/promote/notify"
 	"github.com/ferryhq/ferry/registry"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	Now func() time.Time
 	// Log receives progress and warnings; nil discards them.
 	Log *slog.Logger
+	// Notifier delivers ferry.yaml's notify events after a run that writes; nil means a new
+	// one per run. A long-running watcher keeps one, so that a refusal is told once.
+	Notifier *notify.Notifier
 }
 
 // GitHubApp names a GitHub App installation and the app's PEM private key file.
@@ -95,6 +99,7 @@ type runner struct {
 	command   string                   // the command run, for the Ferry-Command trailer
 	holds     map[string]*hold         // environment and image → hold (nil: none), this run
 	find      []manifests.Image        // findImages
+	events    []notify.Event           // commits and pull requests made, for notify
 }
 
 func (o Options) now() time.Time {

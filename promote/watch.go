@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ferryhq/ferry/manifests"
@@ -16,6 +17,9 @@ type WatchOptions struct {
 	// Shard and Shards split the images between parallel runs: an image is handled by the run
 	// whose Shard equals the hash of its name modulo Shards. Zero Shards means one run does all.
 	Shard, Shards int
+	// Images, when not empty, restricts the cycle to the images of these names (an event-driven
+	// cycle for the pushed image alone). A name ferry.yaml does not have is a warning.
+	Images []string
 }
 
 // Watch runs one cycle: for every image a registry-fed environment uses, list its tags, apply
@@ -26,7 +30,7 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	defer r.finish(ctx)
 	r.command = "watch"
 
 	envs := r.registryFed()
@@ -38,10 +42,16 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 	// Images are selected concurrently (a bounded number at a time): each selection is mostly
 	// waiting on the registry. Policies and verifiers are built first, in order; what each
 	// selection found is reported afterwards in ferry.yaml's order, so output is stable.
+	for _, n := range w.Images {
+		if r.cfg.Image(n) == nil {
+			r.log.Warn("no such image in ferry.yaml; nothing to watch for it", "image", n)
+		}
+	}
 	var jobs []*selectJob
 	for i := range r.cfg.Images {
 		img := &r.cfg.Images[i]
-		if !inShard(img.Name, w.Shard, w.Shards) || !usedBy(img.Name, runs) {
+		if !inShard(img.Name, w.Shard, w.Shards) || !usedBy(img.Name, runs) ||
+			(len(w.Images) > 0 && !slices.Contains(w.Images, img.Name)) {
 			continue
 		}
 		j, err := r.selectJobFor(ctx, img)
@@ -73,6 +83,7 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 			return r.res, err
 		}
 		chosen[j.img.Name] = t
+		r.res.Selected = append(r.res.Selected, Selected{Image: j.img.Name, Tag: t.tag, Digest: t.digest})
 	}
 
 	var targets []target
@@ -80,6 +91,17 @@ func Watch(ctx context.Context, opts Options, w WatchOptions) (*Result, error) {
 		targets = append(targets, chosen[imgName])
 	}
 	return r.res, r.writeFromRegistry(ctx, envs, runs, targets)
+}
+
+// LoadConfig reads ferry.yaml from the config repo as opts name it, e.g. for a listening
+// watcher to know which repositories its images are.
+func LoadConfig(ctx context.Context, opts Options) (*config.Config, error) {
+	r, err := open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.cfg, nil
 }
 
 // writeFromRegistry writes targets into each registry-fed environment that deploys them,

@@ -141,7 +141,9 @@ func (r *runner) writeCommit(ctx context.Context, req writeReq, intent gitrepo.I
 		return nil
 	}
 	r.res.Changes = append(r.res.Changes, (*edit).Changes...)
-	r.res.Commits = append(r.res.Commits, Commit{Environment: req.env.Name, SHA: res.SHA, Branch: res.Branch})
+	c := Commit{Environment: req.env.Name, SHA: res.SHA, Branch: res.Branch}
+	r.res.Commits = append(r.res.Commits, c)
+	r.noteWrite(req, *edit, &c, nil)
 	if res.Note != "" {
 		r.log.Info(res.Note, "environment", req.env.Name)
 	}
@@ -174,6 +176,7 @@ func (r *runner) writePullRequest(ctx context.Context, req writeReq, intent gitr
 		r.log.Info("no forge configured or inferable: pushed the branch only", "environment", env.Name, "branch", req.prBranch)
 		r.res.Changes = append(r.res.Changes, edit.Changes...)
 		r.res.PullRequests = append(r.res.PullRequests, pr)
+		r.noteWrite(req, edit, nil, &pr)
 		return nil
 	}
 	spec, err := r.pullRequestSpec(req, edit)
@@ -206,6 +209,7 @@ func (r *runner) writePullRequest(ctx context.Context, req writeReq, intent gitr
 	}
 	if !unchanged {
 		r.res.Changes = append(r.res.Changes, edit.Changes...)
+		r.noteWrite(req, edit, nil, &pr)
 	}
 	if r.opts.Wait > 0 {
 		if err := r.waitPullRequest(ctx, f, env, got, &pr); err != nil {

@@ -71,6 +71,7 @@ type options struct {
 	retry       Retry
 	concurrency int
 	pageSize    int
+	observe     RequestObserver
 }
 
 // WithKeychain replaces the default keychain (per-host token variables, then Docker's config
@@ -159,6 +160,22 @@ func WithPageSize(n int) Option {
 	}
 }
 
+// RequestObserver is told of every request attempt the client sends (retries included): the
+// registry host, the request's kind (see RequestKind) and the status answered, 0 when no answer
+// came. It is called from many goroutines and must not block.
+type RequestObserver func(host, kind string, status int)
+
+// WithRequestObserver calls f after every request attempt, e.g. to count requests for metrics.
+func WithRequestObserver(f RequestObserver) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("WithRequestObserver: nil observer")
+		}
+		o.observe = f
+		return nil
+	}
+}
+
 // Client talks to OCI registries. It is safe for concurrent use.
 type Client struct {
 	keychain authn.Keychain
@@ -236,6 +253,7 @@ func New(opts ...Option) (*Client, error) {
 	// Under the registry auth transports: a redirect to another host (blob storage) carries
 	// no credential, whatever the layers above did.
 	c.rt = newHostTransport(&authguard.Transport{Next: o.transport}, hosts, o.retry, o.concurrency)
+	c.rt.observe = o.observe
 	if !o.noCache {
 		dir := o.cacheDir
 		if dir == "" {

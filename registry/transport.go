@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,8 @@ type hostTransport struct {
 	concurrency int
 	// sleep waits d or until ctx ends; tests replace it to record the waits.
 	sleep retry.SleepFunc
+	// observe, when set, is told of every attempt's host, kind and status.
+	observe RequestObserver
 
 	mu    sync.Mutex
 	state map[string]*hostState
@@ -142,7 +145,44 @@ func (t *hostTransport) once(ctx context.Context, st *hostState, req *http.Reque
 			return nil, err
 		}
 	}
-	return t.inner.RoundTrip(req)
+	resp, err := t.inner.RoundTrip(req)
+	if t.observe != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		t.observe(req.URL.Host, RequestKind(req), status)
+	}
+	return resp, err
+}
+
+// RequestKind names what a registry request asks for: ping (GET /v2/), tags, manifest,
+// manifest-head, blob, blob-head, referrers, write (any other method than GET and HEAD), or
+// other (token endpoints and the rest).
+func RequestKind(req *http.Request) string {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return "write"
+	}
+	p, head := req.URL.Path, req.Method == http.MethodHead
+	suffix := ""
+	if head {
+		suffix = "-head"
+	}
+	switch {
+	case p == "/v2/" || p == "/v2":
+		return "ping"
+	case !strings.HasPrefix(p, "/v2/"):
+		return "other"
+	case strings.HasSuffix(p, "/tags/list"):
+		return "tags"
+	case strings.Contains(p, "/manifests/"):
+		return "manifest" + suffix
+	case strings.Contains(p, "/blobs/"):
+		return "blob" + suffix
+	case strings.Contains(p, "/referrers/"):
+		return "referrers"
+	}
+	return "other"
 }
 
 // retryable reports whether req may be sent again: idempotent methods whose body can be

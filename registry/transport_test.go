@@ -323,3 +323,58 @@ func TestRequestsPerSecondBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestObserver(t *testing.T) {
+	s := registrytest.New(t)
+	s.PushRandom(t, "app:1", registrytest.Image{})
+	type seen struct {
+		Host, Kind string
+		Status     int
+	}
+	var mu sync.Mutex
+	var got []seen
+	c, err := New(WithoutCache(), WithRetry(Retry{Attempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}),
+		WithRequestObserver(func(host, kind string, status int) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, seen{host, kind, status})
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Inject(registrytest.TagList, registrytest.Fault{Status: 503})
+	if _, err := c.Tags(context.Background(), s.Repo("app")); err != nil {
+		t.Fatalf("Tags: %v", err)
+	}
+	// The ping over HTTPS (no answer: status 0) and then plain HTTP, then both tag-list
+	// attempts: the 503 is observed as well as the retry.
+	want := []seen{{s.Host, "ping", 0}, {s.Host, "ping", 200}, {s.Host, "tags", 503}, {s.Host, "tags", 200}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("observed (-want +got):\n%s", diff)
+	}
+	if _, err := New(WithRequestObserver(nil)); err == nil {
+		t.Error("New(WithRequestObserver(nil)) = nil error")
+	}
+}
+
+func TestRequestKind(t *testing.T) {
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/v2/", "ping"},
+		{"GET", "/v2/acme/api/tags/list", "tags"},
+		{"HEAD", "/v2/acme/api/manifests/1.0.0", "manifest-head"},
+		{"GET", "/v2/acme/api/manifests/sha256:ab", "manifest"},
+		{"GET", "/v2/acme/api/blobs/sha256:ab", "blob"},
+		{"HEAD", "/v2/acme/api/blobs/sha256:ab", "blob-head"},
+		{"GET", "/v2/acme/api/referrers/sha256:ab", "referrers"},
+		{"PUT", "/v2/acme/api/manifests/1.0.0", "write"},
+		{"GET", "/token", "other"},
+	} {
+		req, err := http.NewRequest(tc.method, "http://127.0.0.1"+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RequestKind(req); got != tc.want {
+			t.Errorf("RequestKind(%s %s) = %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+}

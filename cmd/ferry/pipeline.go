@@ -17,8 +17,11 @@ import (
 
 	"github.com/ferryhq/ferry/manifests"
 	"github.com/ferryhq/ferry/promote"
+	"github.com/ferryhq/ferry/promote/config"
 	"github.com/ferryhq/ferry/promote/forge"
 	"github.com/ferryhq/ferry/promote/gitrepo"
+	"github.com/ferryhq/ferry/promote/listen"
+	"github.com/ferryhq/ferry/promote/notify"
 	"github.com/ferryhq/ferry/registry"
 )
 
@@ -236,22 +239,30 @@ func watchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "watch",
 		Usage: "pick the newest verified tag of every image and update the registry-fed environments",
-		Description: `Runs one cycle and exits, unless --interval is given. SIGINT and SIGTERM stop a
-long-running watch between cycles.
+		Description: `Runs one cycle and exits, unless --interval or --listen is given. SIGINT and SIGTERM
+stop a long-running watch between cycles (a cycle in progress finishes first).
+
+--listen ADDR serves registry push webhooks on POST /webhook/<kind> (dockerhub, ghcr, harbor,
+quay, gitlab, distribution, generic) and runs a cycle for the pushed image alone; it also
+serves /metrics (Prometheus), /healthz and /readyz. The shared secret comes from
+FERRY_WEBHOOK_SECRET (docs/watch.md says how to point each registry at ferry). A full cycle
+runs at the start and, with --interval, as a safety net.
 
 Examples:
    ferry watch --once
    ferry watch --interval 5m
-   ferry watch --once --shard 0/4`,
+   ferry watch --once --shard 0/4
+   FERRY_WEBHOOK_SECRET=… ferry watch --listen :8080 --interval 1h`,
 		Flags: append(pipelineFlags(),
 			&cli.BoolFlag{Name: "once", Usage: "run one cycle (the default)"},
 			&cli.DurationFlag{Name: "interval", Usage: "run a cycle every D until stopped", EnvVars: []string{"FERRY_INTERVAL"}},
+			&cli.StringFlag{Name: "listen", Usage: "serve registry webhooks, /metrics, /healthz and /readyz on ADDR (e.g. :8080); secret from FERRY_WEBHOOK_SECRET", EnvVars: []string{"FERRY_LISTEN"}},
 			&cli.BoolFlag{Name: "allow-downgrade", Usage: "write a version older than the environment runs", EnvVars: []string{"FERRY_ALLOW_DOWNGRADE"}},
 			&cli.StringFlag{Name: "shard", Usage: "I/N: handle only the images whose name hashes to shard I of N", EnvVars: []string{"FERRY_SHARD"}},
 		),
 		Action: func(c *cli.Context) error {
-			if c.Bool("once") && c.Duration("interval") > 0 {
-				return usageError("watch: --once and --interval exclude each other")
+			if c.Bool("once") && (c.Duration("interval") > 0 || c.String("listen") != "") {
+				return usageError("watch: --once excludes --interval and --listen")
 			}
 			opts, err := pipelineOptions(c)
 			if err != nil {
@@ -263,17 +274,22 @@ Examples:
 					return usageError("--shard %q: want I/N with 0 <= I < N", s)
 				}
 			}
-			interval := c.Duration("interval")
-			if interval == 0 {
+			interval, addr := c.Duration("interval"), c.String("listen")
+			if interval == 0 && addr == "" {
 				res, err := promote.Watch(c.Context, opts, w)
 				return report(c, res, err)
 			}
 			// A long-running watcher finishes the cycle it is in when SIGINT or SIGTERM
-			// arrives, then exits 0; a second signal ends it at once.
+			// arrives, then exits 0; a second signal ends it at once. It keeps one notifier,
+			// so that a refused tag is told once, not every cycle.
 			go func() {
 				<-c.Context.Done()
 				signal.Reset(os.Interrupt, syscall.SIGTERM)
 			}()
+			opts.Notifier = notify.New(notify.Options{Log: slog.Default()})
+			if addr != "" {
+				return listenWatch(c, opts, w, addr, interval)
+			}
 			cycle := context.WithoutCancel(c.Context)
 			for {
 				res, err := promote.Watch(cycle, opts, w)
@@ -287,6 +303,34 @@ Examples:
 			}
 		},
 	}
+}
+
+// listenWatch runs the event-driven watcher until the command's context ends.
+func listenWatch(c *cli.Context, opts promote.Options, w promote.WatchOptions, addr string, interval time.Duration) error {
+	secret := os.Getenv("FERRY_WEBHOOK_SECRET")
+	if secret == "" {
+		return usageError("watch --listen: set FERRY_WEBHOOK_SECRET to the secret the registries' webhooks carry")
+	}
+	m := listen.NewMetrics()
+	opts.RegistryOptions = append(opts.RegistryOptions, registry.WithRequestObserver(m.ObserveRequest))
+	return listen.Run(c.Context, listen.Options{
+		Addr:     addr,
+		Secret:   []byte(secret),
+		Interval: interval,
+		Metrics:  m,
+		Log:      slog.Default(),
+		Config:   func(ctx context.Context) (*config.Config, error) { return promote.LoadConfig(ctx, opts) },
+		Watch: func(ctx context.Context, images []string) (*promote.Result, error) {
+			wo := w
+			wo.Images = images
+			return promote.Watch(ctx, opts, wo)
+		},
+		OnCycle: func(res *promote.Result, err error) {
+			if rerr := report(c, res, err); rerr != nil {
+				slog.Error("watch cycle failed; trying again at the next event or interval", "err", rerr)
+			}
+		},
+	})
 }
 
 // sleep waits d or until ctx is done; it reports whether to go on.

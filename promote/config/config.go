@@ -17,6 +17,57 @@ type Config struct {
 	Registries   []Registry    `yaml:"registries,omitempty"`
 	Environments []Environment `yaml:"environments,omitempty"`
 	Git          Git           `yaml:"git,omitempty"`
+	// Notify lists the webhooks told of commits, pull requests, refusals and rollbacks.
+	Notify []Notify `yaml:"notify,omitempty"`
+}
+
+// Notify is one notification webhook.
+type Notify struct {
+	// URL is env://VAR: the webhook URL is a secret, read from the environment when sending and
+	// never printed.
+	URL string `yaml:"url,omitempty"`
+	// Format is FormatSlack (an incoming-webhook text message) or FormatJSON (one object per
+	// event); default FormatJSON.
+	Format NotifyFormat `yaml:"format,omitempty"`
+	// On lists the events sent; empty means every event.
+	On   []NotifyEvent `yaml:"on,omitempty"`
+	Line int           `yaml:"-"`
+}
+
+// NotifyFormat is how a notification is written.
+type NotifyFormat string
+
+// Notification formats.
+const (
+	FormatSlack NotifyFormat = "slack"
+	FormatJSON  NotifyFormat = "json"
+)
+
+// NotifyEvent is a kind of event a notification is sent for.
+type NotifyEvent string
+
+// Notification events.
+const (
+	EventCommit      NotifyEvent = "commit"       // a commit pushed to git.branch
+	EventPullRequest NotifyEvent = "pull-request" // a pull request opened or updated (or its branch pushed)
+	EventRefused     NotifyEvent = "refused"      // an unsigned or wrongly signed tag seen
+	EventRollback    NotifyEvent = "rollback"     // a rollback written, by commit or pull request
+)
+
+// NotifyEvents are every event, in the order docs list them.
+var NotifyEvents = []NotifyEvent{EventCommit, EventPullRequest, EventRefused, EventRollback}
+
+// Wants reports whether the entry is sent event e.
+func (n *Notify) Wants(e NotifyEvent) bool {
+	if len(n.On) == 0 {
+		return true
+	}
+	for _, o := range n.On {
+		if o == e {
+			return true
+		}
+	}
+	return false
 }
 
 // Image is one image ferry moves.

@@ -106,6 +106,10 @@ func TestLoadFull(t *testing.T) {
 			SigningKey:    &SigningKey{GPG: "env://FERRY_GPG_KEY", Line: 84},
 			PullRequest:   globalPR,
 		},
+		Notify: []Notify{
+			{URL: "env://SLACK_WEBHOOK_URL", Format: FormatSlack, On: []NotifyEvent{EventCommit, EventPullRequest, EventRefused, EventRollback}, Line: 97},
+			{URL: "env://AUDIT_WEBHOOK_URL", Format: FormatJSON, Line: 98},
+		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -20,7 +20,7 @@
 //
 // Defaults are applied in one place after validation: pin tag+digest, fields[].part ref,
 // git.branch [DefaultBranch], git.author [DefaultAuthor], the committer equal to the author,
-// git.commitMessage [DefaultCommitMessage], pullRequest.title [DefaultTitle] and body
+// git.commitMessage [DefaultCommitMessage], notify[].format json, pullRequest.title [DefaultTitle] and body
 // [DefaultBody], and, for write: pull-request environments, their own pullRequest keys merged
 // key by key over git.pullRequest (lists replace). write: commit environments get no
 // pull-request settings.
@@ -28,7 +28,7 @@
 // Templates see [TemplateData]; render them with [Config.RenderCommitMessage],
 // [Environment.RenderTitle] and [Environment.RenderBody].
 //
-// Values of the form env://VAR (keys, signing keys) are kept as references: only their syntax is
+// Values of the form env://VAR (keys, signing keys, notify URLs, which must be env://) are kept as references: only their syntax is
 // checked here; the pipeline reads the variable when it needs the value, so secrets never sit in
 // a Config.
 //

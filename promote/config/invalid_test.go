@@ -307,6 +307,21 @@ func TestParseInvalid(t *testing.T) {
 			`ferry.yaml:8: environments[0].pullRequest.body: not a valid template: template: environments[0].pullRequest.body:1:11: executing "environments[0].pullRequest.body" at <.Changes.X>: can't evaluate field X in type []config.TemplateChange`,
 		},
 	}, {
+		name: "notify entries",
+		yaml: img + "    policy: {semver: ^1}\n" + dev +
+			"notify:\n  - {url: 'https://hooks.slack.com/services/T/B/X', format: slack}\n" +
+			"  - url: env://1BAD\n    format: teams\n    on: [commit, deploy, commit]\n" +
+			"  - {format: json, frequency: 1}\n",
+		want: []string{
+			"ferry.yaml:9: notify[0].url: want env://VAR naming the variable that holds the webhook URL (the URL is a secret: keep it out of ferry.yaml)",
+			"ferry.yaml:10: notify[1].url: want env://VAR naming the variable that holds the webhook URL (the URL is a secret: keep it out of ferry.yaml)",
+			`ferry.yaml:11: notify[1].format: "teams" is not a format; want slack or json`,
+			`ferry.yaml:12: notify[1].on[1]: "deploy" is not an event; want commit, pull-request, refused or rollback`,
+			`ferry.yaml:12: notify[1].on[2]: "commit" listed twice`,
+			"ferry.yaml:13: notify[2].frequency: unknown key; want one of ",
+			"ferry.yaml:13: notify[2].url: missing; set env://VAR, the variable holding the webhook URL",
+		},
+	}, {
 		name: "errors sorted by line across sections",
 		yaml: "environments:\n  - {name: dev, path: /abs, source: registry, write: commit}\n" +
 			"images:\n  - {name: api, repository: ghcr.io/acme/api, policy: {semver: '=>>1'}, insecureSkipVerify: true}\n",

@@ -63,6 +63,11 @@ func applyDefaults(cfg *Config, d *decoder) {
 			}
 		}
 	}
+	for i := range cfg.Notify {
+		if cfg.Notify[i].Format == "" {
+			cfg.Notify[i].Format = FormatJSON
+		}
+	}
 	g := &cfg.Git
 	if g.Branch == "" {
 		g.Branch = DefaultBranch

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -53,6 +54,36 @@ func (v *validator) validate() {
 	v.registries()
 	v.environments()
 	v.git()
+	v.notify()
+}
+
+// notify checks the notify entries: the URL is a secret, so only env://VAR is accepted.
+func (v *validator) notify() {
+	for i := range v.cfg.Notify {
+		n := &v.cfg.Notify[i]
+		p := fmt.Sprintf("notify[%d]", i)
+		if v.required(p+".url", n.URL, "set env://VAR, the variable holding the webhook URL") {
+			if _, ok := EnvVar(n.URL); !ok {
+				v.fail(p+".url", "want env://VAR naming the variable that holds the webhook URL (the URL is a secret: keep it out of ferry.yaml)")
+			}
+		}
+		switch n.Format {
+		case "", FormatSlack, FormatJSON:
+		default:
+			v.fail(p+".format", "%q is not a format; want slack or json", n.Format)
+		}
+		seen := map[NotifyEvent]bool{}
+		for j, e := range n.On {
+			q := fmt.Sprintf("%s.on[%d]", p, j)
+			switch {
+			case !slices.Contains(NotifyEvents, e):
+				v.fail(q, "%q is not an event; want commit, pull-request, refused or rollback", e)
+			case seen[e]:
+				v.fail(q, "%q listed twice", e)
+			}
+			seen[e] = true
+		}
+	}
 }
 
 var validTag = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)

@@ -67,6 +67,8 @@ type Spec struct {
 	Extra map[string]string
 	// Registry configures the world's registry (its address, a recorder, …).
 	Registry []registrytest.Option
+	// FerryYAMLTail is appended to the generated ferry.yaml (e.g. a notify: section).
+	FerryYAMLTail string
 }
 
 // New builds the default World (images api and worker). extra adds or replaces files (their
@@ -98,7 +100,7 @@ func NewWorld(t testing.TB, spec Spec) *World {
 		}
 	}
 
-	w.FerryYAML = w.ferryYAML()
+	w.FerryYAML = w.ferryYAML() + spec.FerryYAMLTail
 	files := map[string]string{
 		"ferry.yaml":                             w.FerryYAML,
 		"README.md":                              "config repo\n",
