@@ -105,7 +105,7 @@ GORELEASER   := $(GO) tool -modfile=tools/go.mod goreleaser
 NO_REMOTE_ENV = $(if $(shell git remote 2>/dev/null),,GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=$(SOURCE_URL))
 
 release: ## archives (linux, darwin × amd64, arm64), checksums.txt and CycloneDX SBOMs into dist/ (GoReleaser; offline, publishes nothing)
-	$(NO_REMOTE_ENV) GOMODCACHE="$$($(GO) env GOMODCACHE)" GOCACHE="$$($(GO) env GOCACHE)" GOPROXY="$$($(GO) env GOPROXY)" \
+	$(NO_REMOTE_ENV) GOMODCACHE="$$($(GO) env GOMODCACHE)" GOCACHE="$$($(GO) env GOCACHE)" \
 	  $(GORELEASER) release --clean --skip=publish,announce $(if $(RELEASE_TAG),,--snapshot)
 	@ls -l dist/*.tar.gz dist/*.cdx.json dist/checksums.txt
 
