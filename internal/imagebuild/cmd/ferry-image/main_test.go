@@ -75,14 +75,28 @@ func writeTestCA(t *testing.T, path string) {
 	}
 }
 
-// layerFile returns the content of path in img's layers (the last layer that has it).
-func layerFile(t *testing.T, img v1.Image, path string) []byte {
+// newKey makes a cosign key pair and writes its public key to path.
+func newKey(t *testing.T, path string) (*sigtest.KeyPair, string) {
+	t.Helper()
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := key.WritePublicKey(path); err != nil {
+		t.Fatal(err)
+	}
+	return key, path
+}
+
+// imageFiles returns the regular files in img's layers by path (a later layer's wins),
+// decompressing each layer once.
+func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
 	t.Helper()
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found []byte
+	files := map[string][]byte{}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -97,18 +111,15 @@ func layerFile(t *testing.T, img v1.Image, path string) []byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.Name == path {
-				if found, err = io.ReadAll(tr); err != nil {
+			if h.Typeflag == tar.TypeReg {
+				if files[h.Name], err = io.ReadAll(tr); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 		rc.Close()
 	}
-	if found == nil {
-		t.Fatalf("no %s in the image's layers", path)
-	}
-	return found
+	return files
 }
 
 // TestImageEndToEnd builds ferry for linux/amd64 and linux/arm64, builds the image with this
@@ -191,7 +202,7 @@ func TestImageEndToEnd(t *testing.T) {
 		"org.opencontainers.image.source":   "https://github.com/ferryhq/ferry",
 		"org.opencontainers.image.created":  "2025-11-20T10:00:00Z",
 	}
-	images := map[string]v1.Image{}
+	files := map[string]map[string][]byte{} // platform → path → content
 	for _, p := range platforms {
 		t.Run(p, func(t *testing.T) {
 			plat, err := v1.ParsePlatform(p)
@@ -202,7 +213,7 @@ func TestImageEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatalf("pulling %s for %s: %v", ref, p, err)
 			}
-			images[p] = img
+			files[p] = imageFiles(t, img)
 			cf, err := img.ConfigFile()
 			if err != nil {
 				t.Fatal(err)
@@ -220,46 +231,32 @@ func TestImageEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(layerFile(t, img, "usr/local/bin/ferry"), want) {
+			if !bytes.Equal(files[p]["usr/local/bin/ferry"], want) {
 				t.Errorf("the layer's usr/local/bin/ferry is not the %s binary built", p)
 			}
-			if passwd := string(layerFile(t, img, "etc/passwd")); !strings.Contains(passwd, "nonroot:x:65532:65532:") {
+			if passwd := string(files[p]["etc/passwd"]); !strings.Contains(passwd, "nonroot:x:65532:65532:") {
 				t.Errorf("etc/passwd has no nonroot user:\n%s", passwd)
 			}
 		})
 	}
 
 	// Sign the index as a release would, then let the image's own binary check it.
-	key, err := sigtest.NewKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, pub := newKey(t, filepath.Join(work, "cosign.pub"))
 	if err := sigtest.SignWithKey(ctx, tag.Context().Digest(digest.String()), key); err != nil {
 		t.Fatalf("signing %s: %v", ref, err)
 	}
-	pub := filepath.Join(work, "cosign.pub")
-	if err := key.WritePublicKey(pub); err != nil {
-		t.Fatal(err)
-	}
-	other, err := sigtest.NewKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherPub := filepath.Join(work, "other.pub")
-	if err := other.WritePublicKey(otherPub); err != nil {
-		t.Fatal(err)
-	}
+	_, otherPub := newKey(t, filepath.Join(work, "other.pub"))
 
 	host := "linux/" + runtime.GOARCH
-	img := images[host]
-	if img == nil {
-		t.Fatalf("no %s image pulled", host)
+	bin := files[host]["usr/local/bin/ferry"]
+	if bin == nil {
+		t.Fatalf("no ferry binary in the %s image", host)
 	}
 	ferry := filepath.Join(work, "from-layer", "ferry")
 	if err := os.MkdirAll(filepath.Dir(ferry), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(ferry, layerFile(t, img, "usr/local/bin/ferry"), 0o755); err != nil {
+	if err := os.WriteFile(ferry, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	runFerry := func(args ...string) (string, int) {
