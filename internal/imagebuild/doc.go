@@ -11,7 +11,8 @@
 // The OCI annotations source, revision, version and created are set on the index, on each
 // manifest and as labels in each config. Created is the commit time, and it is also every
 // file's modification time and the config's created time, so a rebuild of the same commit is
-// byte for byte the same.
+// byte for byte the same. Layers are compressed with gzip's best level (pulled many times,
+// built once: about 2 MB less than go-containerregistry's fastest default on a 15 MB layer).
 //
 // Build does no I/O: the caller reads the binaries and the certificates (the ferry-image
 // command under cmd/ reads them from disk and writes an OCI layout or pushes to a registry).

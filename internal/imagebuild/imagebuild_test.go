@@ -255,3 +255,39 @@ func ExampleBuild() {
 	// linux/amd64 65532:65532 [/usr/local/bin/ferry]
 	// linux/arm64 65532:65532 [/usr/local/bin/ferry]
 }
+
+// TestBuildCompression: the fast level changes only the compressed bytes, never the content.
+func TestBuildCompression(t *testing.T) {
+	fast := testOptions()
+	fast.FastCompression = true
+	var diffIDs [2][]v1.Hash
+	var digests [2]v1.Hash
+	for i, o := range []imagebuild.Options{testOptions(), fast} {
+		idx, err := imagebuild.Build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := idx.Image(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffIDs[i] = cf.RootFS.DiffIDs
+		if digests[i], err = idx.Digest(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(diffIDs[0], diffIDs[1]); diff != "" {
+		t.Errorf("layer contents differ with FastCompression (-best +fast):\n%s", diff)
+	}
+	if digests[0] == digests[1] {
+		t.Errorf("the fast and best levels give the same index digest %s", digests[0])
+	}
+}

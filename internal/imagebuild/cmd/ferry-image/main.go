@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	created := fs.String("created", "", "the commit time: Unix seconds or RFC 3339")
 	out := fs.String("out", "", "write an OCI layout to this directory (replaced)")
 	push := fs.String("push", "", "push the index to this reference")
+	fast := fs.Bool("fast", false, "gzip's fastest level instead of its best (larger layers; for tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := imagebuild.Options{Version: *version, Revision: *revision, Source: *source, Created: t}
+	o := imagebuild.Options{Version: *version, Revision: *revision, Source: *source, Created: t, FastCompression: *fast}
 	for _, b := range bins {
 		platform, path, ok := strings.Cut(b, "=")
 		if !ok {
