@@ -15,7 +15,7 @@ GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
 
-.PHONY: help build tools test lint bench bench-go bench-bump demo fuzz stress docs clean
+.PHONY: help build tools test lint bench bench-go bench-bump demo fuzz stress docs clean release image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -89,4 +89,33 @@ docs: ## regenerate docs/cli.md from the CLI definition
 	$(GO) run ./cmd/ferry docs --out docs/cli.md
 
 clean: ## remove build outputs and tools
-	rm -rf bin .tools
+	rm -rf bin dist .tools
+
+# Releases: the tag without its v is the version (1.2.0); off a tag, GoReleaser makes a
+# snapshot version and `make image` uses git describe's. Both take their times from the commit.
+SOURCE_URL   := https://github.com/ferryhq/ferry
+COMMIT       := $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME  := $(shell git log -1 --format=%ct 2>/dev/null)
+RELEASE_TAG  := $(shell git describe --exact-match --tags --match 'v*' HEAD 2>/dev/null)
+IMAGE_VERSION ?= $(patsubst v%,%,$(VERSION))
+IMAGE_PLATFORMS := linux/amd64 linux/arm64
+GORELEASER   := $(GO) tool -modfile=tools/go.mod goreleaser
+# GoReleaser reads the commit and its time with git and gives up on all of it when the repo has
+# no remote (a local clone does); name the source repo for it then.
+NO_REMOTE_ENV = $(if $(shell git remote 2>/dev/null),,GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=$(SOURCE_URL))
+
+release: ## archives (linux, darwin × amd64, arm64), checksums.txt and CycloneDX SBOMs into dist/ (GoReleaser; offline, publishes nothing)
+	$(NO_REMOTE_ENV) GOMODCACHE="$$($(GO) env GOMODCACHE)" GOCACHE="$$($(GO) env GOCACHE)" \
+	  $(GORELEASER) release --clean --skip=publish,announce $(if $(RELEASE_TAG),,--snapshot)
+	@ls -l dist/*.tar.gz dist/*.cdx.json dist/checksums.txt
+
+image: ## ferry's own image (linux/amd64, linux/arm64) from scratch: an OCI layout in dist/image/oci, or PUSH=REF to push it
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+	  echo "go build $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath \
+	    -ldflags '-s -w -buildid= -X main.version=$(IMAGE_VERSION)' -o dist/image/bin/$${p/\//_}/ferry ./cmd/ferry; \
+	done
+	$(GO) run ./internal/imagebuild/cmd/ferry-image \
+	  $(foreach p,$(IMAGE_PLATFORMS),--binary $(p)=dist/image/bin/$(subst /,_,$(p))/ferry) \
+	  --version '$(IMAGE_VERSION)' --revision '$(COMMIT)' --created '$(COMMIT_TIME)' --source '$(SOURCE_URL)' \
+	  $(if $(PUSH),--push '$(PUSH)',--out dist/image/oci)

@@ -77,6 +77,7 @@ type runner struct {
 	cacheDir   string // actions/cache storage, one directory per key
 	token      string // what ${{ github.token }} is
 	path       string // PATH given to the steps
+	os, arch   string // runner.os and runner.arch
 	extraEnv   []string
 }
 
@@ -96,6 +97,8 @@ func newRunner(t *testing.T) *runner {
 		cacheDir:   t.TempDir(),
 		token:      "ghs_TestOnlyTokenThatMustNeverBePrinted0123",
 		path:       os.Getenv("PATH"),
+		os:         "Linux",
+		arch:       "X64",
 	}
 }
 
@@ -120,6 +123,18 @@ type actionRun struct {
 	code    int // the failing step's exit code
 }
 
+// stepByID returns the action's step with that id.
+func (r *runner) stepByID(t *testing.T, id string) actionStep {
+	t.Helper()
+	for _, st := range r.action.Runs.Steps {
+		if st.ID == id {
+			return st
+		}
+	}
+	t.Fatalf("action.yml has no step with id %q", id)
+	return actionStep{}
+}
+
 func (r *actionRun) step(t *testing.T, name string) stepRun {
 	t.Helper()
 	for _, s := range r.steps {
@@ -142,8 +157,8 @@ func (r *runner) run(inputs map[string]string) *actionRun {
 		"github.token":       r.token,
 		"github.workspace":   r.workspace,
 		"runner.temp":        temp,
-		"runner.os":          "Linux",
-		"runner.arch":        "X64",
+		"runner.os":          r.os,
+		"runner.arch":        r.arch,
 	}
 	for name, in := range r.action.Inputs {
 		v, given := inputs[name]

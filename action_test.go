@@ -29,7 +29,7 @@ func TestActionShape(t *testing.T) {
 	}
 	slices.Sort(inputs)
 	slices.Sort(outputs)
-	if diff := cmp.Diff([]string{"args", "command", "config", "repo", "token", "version", "working-directory"}, inputs); diff != "" {
+	if diff := cmp.Diff([]string{"args", "command", "config", "release-url", "repo", "token", "version", "working-directory"}, inputs); diff != "" {
 		t.Errorf("inputs (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"changed", "changes", "commits", "pull-requests", "skipped"}, outputs); diff != "" {
@@ -350,14 +350,8 @@ func TestActionRunStep(t *testing.T) {
 // running its version step first.
 func (r *runner) seedCacheWithFake(t *testing.T) {
 	t.Helper()
-	var ref actionStep
-	for _, st := range r.action.Runs.Steps {
-		if st.ID == "ref" {
-			ref = st
-		}
-	}
 	ctx := map[string]string{"inputs.version": "", "github.action_ref": r.actionRef}
-	sr := r.runStep(ref, ctx, t.TempDir())
+	sr := r.runStep(r.stepByID(t, "ref"), ctx, t.TempDir())
 	if sr.code != 0 || sr.outputs["key"] == "" {
 		t.Fatalf("version step: exit %d, outputs %v, stderr %s", sr.code, sr.outputs, sr.stderr)
 	}
@@ -370,36 +364,39 @@ func (r *runner) seedCacheWithFake(t *testing.T) {
 	}
 }
 
-// TestActionVersionKey checks the cache key: the action's ref plus its sources by default; an
-// explicit version is cached only when it cannot move.
+// TestActionVersionKey checks the cache key: the action's ref plus its sources by default, the
+// release tag for an explicit version; a version that is not a release fails with a message.
 func TestActionVersionKey(t *testing.T) {
 	tests := []struct {
-		version       string
-		wantCacheable string
-		wantKey       *regexp.Regexp
+		version   string
+		wantKey   *regexp.Regexp // nil: the step must fail
+		wantLabel string
 	}{
-		{"", "true", regexp.MustCompile(`^v0.0.0-test-[0-9a-f]{16}$`)},
-		{"v1.2.3", "true", regexp.MustCompile(`^v1\.2\.3$`)},
-		{"0123456789abcdef0123456789abcdef01234567", "true", regexp.MustCompile(`^0123456789abcdef0123456789abcdef01234567$`)},
-		{"main", "false", regexp.MustCompile(`^main$`)},
-		{"feature/x y", "false", regexp.MustCompile(`^feature_x_y$`)},
+		{"", regexp.MustCompile(`^v0.0.0-test-[0-9a-f]{16}$`), "v0.0.0-test"},
+		{"v1.2.3", regexp.MustCompile(`^v1\.2\.3$`), "1.2.3"},
+		{"1.2.3", regexp.MustCompile(`^v1\.2\.3$`), "1.2.3"},
+		{"v1.3.0-rc.1", regexp.MustCompile(`^v1\.3\.0-rc\.1$`), "1.3.0-rc.1"},
+		{"main", nil, ""},
+		{"0123456789abcdef0123456789abcdef01234567", nil, ""},
+		{"v1.2", nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.version, func(t *testing.T) {
 			r := newRunner(t)
-			var ref actionStep
-			for _, st := range r.action.Runs.Steps {
-				if st.ID == "ref" {
-					ref = st
-				}
-			}
 			temp := t.TempDir()
-			sr := r.runStep(ref, map[string]string{"inputs.version": tc.version, "github.action_ref": r.actionRef}, temp)
+			sr := r.runStep(r.stepByID(t, "ref"), map[string]string{"inputs.version": tc.version, "github.action_ref": r.actionRef}, temp)
+			if tc.wantKey == nil {
+				want := "::error title=ferry::version \"" + tc.version + "\" is not a release such as v1.2.0"
+				if sr.code == 0 || !strings.Contains(sr.stdout, want) {
+					t.Errorf("exit %d, stdout %q; want a failure with %q", sr.code, sr.stdout, want)
+				}
+				return
+			}
 			if sr.code != 0 {
 				t.Fatalf("exit %d: %s", sr.code, sr.stderr)
 			}
-			if sr.outputs["cacheable"] != tc.wantCacheable || !tc.wantKey.MatchString(sr.outputs["key"]) {
-				t.Errorf("outputs %v, want cacheable %s and key matching %s", sr.outputs, tc.wantCacheable, tc.wantKey)
+			if !tc.wantKey.MatchString(sr.outputs["key"]) || sr.outputs["label"] != tc.wantLabel {
+				t.Errorf("outputs %v, want key matching %s and label %q", sr.outputs, tc.wantKey, tc.wantLabel)
 			}
 			if want := filepath.Join(temp, "ferry-bin", sr.outputs["key"]); sr.outputs["bin-dir"] != want {
 				t.Errorf("bin-dir %q, want %q", sr.outputs["bin-dir"], want)

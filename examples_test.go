@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ferryhq/ferry/internal/imagebuild"
 	"github.com/ferryhq/ferry/internal/testenv"
 	"github.com/ferryhq/ferry/promote/config"
 )
@@ -362,5 +363,36 @@ func TestExampleFerryCalls(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExampleFerryImage checks that the examples run ferry as it is shipped: the Kubernetes
+// manifests name ferry's own image and run as its user, and GitLab CI needs no Go toolchain.
+func TestExampleFerryImage(t *testing.T) {
+	uid, _, _ := strings.Cut(imagebuild.User, ":")
+	for _, f := range []string{"examples/kubernetes/cronjob.yaml", "examples/kubernetes/indexed-job.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images := regexp.MustCompile(`(?m)^\s*image: (\S+)$`).FindAllStringSubmatch(string(data), -1)
+		if len(images) != 1 || !regexp.MustCompile(`^ghcr\.io/ferryhq/ferry:\d+\.\d+\.\d+$`).MatchString(images[0][1]) {
+			t.Errorf("%s: images %v, want one ghcr.io/ferryhq/ferry:<version>", f, images)
+		}
+		if !strings.Contains(string(data), "runAsUser: "+uid+"\n") {
+			t.Errorf("%s: does not run as the image's user %s", f, uid)
+		}
+	}
+	data, err := os.ReadFile("examples/gitlab-ci/.gitlab-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"golang:", "go install", "go build"} {
+		if strings.Contains(string(data), bad) {
+			t.Errorf(".gitlab-ci.yml: %q; ferry comes from a release, not a Go toolchain", bad)
+		}
+	}
+	if !strings.Contains(string(data), "sha256sum -c") {
+		t.Errorf(".gitlab-ci.yml does not check the release archive against checksums.txt")
 	}
 }
