@@ -497,10 +497,16 @@ type kv struct{ k, v string }
 func (f *yfile) nodeEnd(key, n *yaml.Node) (int, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if key != nil {
-			return f.valueEnd(key, n)
+		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return f.blockEnd(key, n)
+		}
+		if key != nil && isEmptyNull(n) {
+			return f.afterColon(key)
 		}
 		_, end, err := f.span(n)
+		if err != nil && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			return f.blockEnd(key, n) // a multi-line plain scalar
+		}
 		return end, err
 	case yaml.AliasNode:
 		off, err := f.offset(n.Line, n.Column)
