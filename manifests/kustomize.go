@@ -50,8 +50,16 @@ func val(n *yaml.Node) string {
 	return n.Value
 }
 
-// kustomization rewrites the matching entries of a kustomization's images list.
+// kustomization rewrites the matching entries of a kustomization's images list, and the
+// helmCharts' valuesInline as Helm values.
 func (fc *fileCtx) kustomization(root *yaml.Node) {
+	if charts := mapValue(root, "helmCharts"); charts != nil && charts.Kind == yaml.SequenceNode {
+		for i, c := range charts.Content {
+			if v := mapValue(c, "valuesInline"); v != nil && v.Kind == yaml.MappingNode {
+				fc.valuesTree(v, fmt.Sprintf("helmCharts[%d].valuesInline", i))
+			}
+		}
+	}
 	imgs := mapValue(root, "images")
 	if imgs == nil || imgs.Kind != yaml.SequenceNode {
 		return
@@ -366,7 +374,11 @@ type insertedEntries struct {
 
 // insertEntries splices adds into k's images list, creating or filling it when it has none,
 // in the list's own style.
-func (fc *fileCtx) insertEntries(k *kust, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) insertEntries(k *kust, overlayAdds []overlayAdd) (insertedEntries, error) {
+	adds := make([][]kv, len(overlayAdds))
+	for j, a := range overlayAdds {
+		adds[j] = a.kvs()
+	}
 	i := mapPair(k.root, "images")
 	if i < 0 {
 		return fc.addImagesList(k.root, adds)
@@ -392,7 +404,7 @@ func (fc *fileCtx) insertEntries(k *kust, adds []overlayAdd) (insertedEntries, e
 
 // addImagesList appends an images list to a block-style kustomization that has none, indented
 // as the file indents its other lists (resources:).
-func (fc *fileCtx) addImagesList(root *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) addImagesList(root *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	if root.Style&yaml.FlowStyle != 0 || len(root.Content) == 0 {
 		return insertedEntries{}, fc.f.unsupported(root, "cannot add an images list to a flow-style or empty kustomization")
 	}
@@ -414,7 +426,7 @@ func (fc *fileCtx) addImagesList(root *yaml.Node, adds []overlayAdd) (insertedEn
 }
 
 // fillImagesList writes the entries after an "images:" key with no value.
-func (fc *fileCtx) fillImagesList(key *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) fillImagesList(key *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	f := fc.f
 	off, err := f.afterColon(key)
 	if err != nil {
@@ -428,7 +440,7 @@ func (fc *fileCtx) fillImagesList(key *yaml.Node, adds []overlayAdd) (insertedEn
 
 // appendFlowEntries appends the entries as flow mappings inside a flow-style list: all on the
 // line of its closing bracket.
-func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	f := fc.f
 	end, err := f.nodeEnd(nil, seq)
 	if err != nil {
@@ -441,7 +453,7 @@ func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (inserte
 			text.WriteString(", ")
 		}
 		text.WriteString("{")
-		for x, e := range a.kvs() {
+		for x, e := range a {
 			if x > 0 {
 				text.WriteString(", ")
 			}
@@ -455,7 +467,7 @@ func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (inserte
 
 // appendBlockEntries appends the entries after the last item of a block-style list, indented
 // as its first item.
-func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	end, err := fc.f.nodeEnd(key, seq)
 	if err != nil {
 		return insertedEntries{}, err
@@ -469,12 +481,12 @@ func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds []overlayAdd) (i
 	return insertedEntries{first: fc.insertLines(end, lines), starts: starts}, nil
 }
 
-// blockEntryLines renders the entries as block lines: "- name: …" at the dash indent, the
-// other keys at the keys indent. starts holds each entry's first line, as an index in lines.
-func blockEntryLines(adds []overlayAdd, dash, keys string) (lines []string, starts []int) {
+// blockEntryLines renders the entries as block lines: the first key after "- " at the dash
+// indent, the other keys at the keys indent. starts holds each entry's first line, as an index in lines.
+func blockEntryLines(adds [][]kv, dash, keys string) (lines []string, starts []int) {
 	for _, a := range adds {
 		starts = append(starts, len(lines))
-		for i, e := range a.kvs() {
+		for i, e := range a {
 			prefix := keys
 			if i == 0 {
 				prefix = dash + "- "

@@ -126,6 +126,22 @@ func TestPlanErrors(t *testing.T) {
 			err:    "a.yaml:1: cannot rewrite",
 		},
 		{
+			name: "invalid YAML in an Argo CD values string names the file's line",
+			files: fstest.MapFS{"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+				"      values: |\n        image: ghcr.io/acme/api:1.0\n        bad: [\n      releaseName: x\n")}},
+			path:   ".",
+			images: api,
+			err:    "app.yaml:8: invalid YAML",
+		},
+		{
+			name: "Argo CD values in a folded string",
+			files: fstest.MapFS{"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+				"      values: >\n        image: ghcr.io/acme/api:1.0\n")}},
+			path:   ".",
+			images: api,
+			err:    "app.yaml:6: cannot rewrite this value in place: Helm values in a string that is not a literal block scalar",
+		},
+		{
 			name:   "pin digest into a Helm map with no digest key",
 			files:  fstest.MapFS{"values.yaml": {Data: []byte("image:\n  repository: ghcr.io/acme/api\n  tag: 1.0\n")}},
 			path:   ".",
@@ -298,6 +314,11 @@ func TestKustomizeBuild(t *testing.T) {
 			[]string{"image: ghcr.io/acme/nginx:1.27.0", "image: busybox@" + digestB}},
 		{"kustomize-entries", ".", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}},
 			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: nginx:1.25.0"}},
+		// Inline JSON 6902 patches (block scalars) end both overlays.
+		{"overlay-patch", "overlays/dev", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "name: api-dev"}},
+		{"overlay-patch", "overlays/prod", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "replicas: 3", "tier: prod"}},
 		// The tree `make demo` uses.
 		{"examples/demo", "envs/dev", []manifests.Image{
 			{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"},
