@@ -63,6 +63,7 @@ func goldenCases(t *testing.T) []goldenCase {
 			{Name: "api", Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA, Fields: []manifests.Field{{Path: "api.version", Part: "tag"}}},
 			{Repository: "nginx", Tag: "1.27"},
 		}},
+		{"kustomize-components", "envs/dev", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
 		{"overlay-patch", "overlays", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
 	}
 }

@@ -138,6 +138,9 @@ type kust struct {
 	root      *yaml.Node
 	entries   []kentryNodes
 	resources []string // resolved paths inside the FS; remote and missing ones dropped
+	// components are the resources listed under components: (kind Component), applied after
+	// the others to everything accumulated so far.
+	components map[string]bool
 }
 
 // loadKustomization reads the kustomization of dir (nil if there is none or it is unusable).
@@ -182,6 +185,12 @@ func (r *run) loadKustomization(dir string) *kust {
 					continue
 				}
 				k.resources = append(k.resources, rp)
+				if key == "components" {
+					if k.components == nil {
+						k.components = map[string]bool{}
+					}
+					k.components[rp] = true
+				}
 			}
 		}
 		r.kusts[dir] = k
@@ -202,6 +211,7 @@ type evalRef struct {
 	file                 string
 	line                 int
 	field                string
+	via                  string // the resource of the kustomization being evaluated it came through
 }
 
 // eval returns the images (of wanted repositories, or spelled as one of extra) that the
@@ -231,28 +241,8 @@ func (r *run) eval(p string, extra map[string]bool, stack map[string]bool) []eva
 				childExtra[r.norm(e.name.Value)] = true
 			}
 		}
-		var out []evalRef
-		for _, rp := range k.resources {
-			out = append(out, r.eval(rp, childExtra, stack)...)
-		}
-		for i, e := range k.entries {
-			for j := range out {
-				if out[j].spelled != e.name.Value {
-					continue
-				}
-				changed := false
-				if nn := val(e.newName); nn != "" {
-					out[j].spelled, changed = nn, true
-				}
-				t, d := val(e.newTag), val(e.digest)
-				if t != "" || d != "" {
-					out[j].tag, out[j].digest, changed = t, d, true
-				}
-				if changed {
-					out[j].file, out[j].line, out[j].field = k.file, e.name.Line, fmt.Sprintf("images[%d]", i)
-				}
-			}
-		}
+		out := r.evalResources(k, childExtra, stack)
+		applyEntries(k, out)
 		return out
 	}
 	if !r.isRegular(p) {
@@ -296,6 +286,57 @@ func (r *run) eval(p string, extra map[string]bool, stack map[string]bool) []eva
 	return out
 }
 
+// evalResources returns the images k's resources and components output, before k's own
+// entries apply; via is the resource each came through. kustomize applies components in
+// order after the other resources, each to everything accumulated so far.
+func (r *run) evalResources(k *kust, extra map[string]bool, stack map[string]bool) []evalRef {
+	var out []evalRef
+	add := func(rp string) {
+		refs := r.eval(rp, extra, stack)
+		for i := range refs {
+			refs[i].via = rp
+		}
+		out = append(out, refs...)
+	}
+	for _, rp := range k.resources {
+		if !k.components[rp] {
+			add(rp)
+		}
+	}
+	for _, rp := range k.resources {
+		if k.components[rp] {
+			before := len(out)
+			add(rp)
+			if ck := r.loadKustomization(rp); ck != nil {
+				applyEntries(ck, out[:before])
+			}
+		}
+	}
+	return out
+}
+
+// applyEntries applies k's images entries to out, as kustomize's images transformer does.
+func applyEntries(k *kust, out []evalRef) {
+	for i, e := range k.entries {
+		for j := range out {
+			if out[j].spelled != e.name.Value {
+				continue
+			}
+			changed := false
+			if nn := val(e.newName); nn != "" {
+				out[j].spelled, changed = nn, true
+			}
+			t, d := val(e.newTag), val(e.digest)
+			if t != "" || d != "" {
+				out[j].tag, out[j].digest, changed = t, d, true
+			}
+			if changed {
+				out[j].file, out[j].line, out[j].field = k.file, e.name.Line, fmt.Sprintf("images[%d]", i)
+			}
+		}
+	}
+}
+
 // overlayEntries adds an images entry to kustomization k (inside the environment's path)
 // for every wanted image its resources outside the path use and it has no entry for.
 func (r *run) overlayEntries(fc *fileCtx, k *kust) {
@@ -335,8 +376,8 @@ func (a overlayAdd) kvs() []kv {
 	return kvs
 }
 
-// missingEntries lists, by name, the wanted images that k's resources outside the path use
-// and k has no entry for.
+// missingEntries lists, by name, the wanted images whose value k's resources outside the
+// path decide and k has no entry for.
 func (r *run) missingEntries(k *kust) []overlayAdd {
 	have := map[string]bool{}
 	extra := map[string]bool{}
@@ -347,18 +388,18 @@ func (r *run) missingEntries(k *kust) []overlayAdd {
 		}
 	}
 	var adds []overlayAdd
-	for _, rp := range k.resources {
-		if r.inPath(rp) {
+	// A value decided inside the path (a workload or a component there) is rewritten where
+	// it is; so is everything an in-path resource brings.
+	for _, ref := range r.evalResources(k, extra, map[string]bool{k.dir: true}) {
+		if r.inPath(ref.via) || r.inPath(ref.file) {
 			continue
 		}
-		for _, ref := range r.eval(rp, extra, map[string]bool{}) {
-			w := r.match(ref.spelled)
-			if w == nil || have[ref.spelled] {
-				continue
-			}
-			have[ref.spelled] = true
-			adds = append(adds, overlayAdd{w, ref})
+		w := r.match(ref.spelled)
+		if w == nil || have[ref.spelled] {
+			continue
 		}
+		have[ref.spelled] = true
+		adds = append(adds, overlayAdd{w, ref})
 	}
 	sort.SliceStable(adds, func(i, j int) bool { return adds[i].from.spelled < adds[j].from.spelled })
 	return adds

@@ -273,6 +273,26 @@ func TestFind(t *testing.T) {
 			},
 		},
 		{
+			name: "a component outside the path pins the base's tag", tree: "kustomize-components/original", path: "envs/dev",
+			images: []manifests.Image{{Repository: "ghcr.io/acme/api"}},
+			want: []manifests.Ref{
+				{Image: "ghcr.io/acme/api", File: "components/pin/kustomization.yaml", Line: 5, Field: "images[0]", Repository: "ghcr.io/acme/api", Tag: "1.1.0"},
+				{Image: "ghcr.io/acme/api", File: "envs/dev/chart/kustomization.yaml", Line: 12, Field: "helmCharts[0].valuesInline.image", Repository: "ghcr.io/acme/api", Tag: "1.0.0"},
+			},
+		},
+		{
+			name: "Argo CD sources", tree: "argo/original", path: ".",
+			images: []manifests.Image{{Repository: "nginx"}},
+			want: []manifests.Ref{
+				{Image: "nginx", File: "apps/kustomize.yaml", Line: 12, Field: "spec.source.kustomize.images[1]", Repository: "mirror.local/nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/kustomize.yaml", Line: 14, Field: "spec.source.kustomize.images[3]", Repository: "nginx", Digest: digestB},
+				{Image: "nginx", File: "apps/parameters.yaml", Line: 23, Field: "spec.source.helm.parameters.proxy", Repository: "docker.io/library/nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/parameters.yaml", Line: 31, Field: "spec.source.helm.parameters.sidecar", Repository: "nginx"},
+				{Image: "nginx", File: "apps/values-object.yaml", Line: 21, Field: "spec.source.helm.valuesObject.proxy.image", Repository: "nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/values-string.yaml", Line: 17, Field: "spec.sources[0].helm.values.proxy.image", Repository: "docker.io/library/nginx", Tag: "1.25"},
+			},
+		},
+		{
 			name: "helm values and markers", tree: "markers/original", path: ".",
 			images: []manifests.Image{{Name: "api", Repository: "ghcr.io/acme/api", Markers: []string{"flux-system:api"}}},
 			want: []manifests.Ref{
@@ -319,6 +339,8 @@ func TestKustomizeBuild(t *testing.T) {
 			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "name: api-dev"}},
 		{"overlay-patch", "overlays/prod", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
 			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "replicas: 3", "tier: prod"}},
+		{"kustomize-components", "envs/dev", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: mirror.local/nginx:1.27"}},
 		// The tree `make demo` uses.
 		{"examples/demo", "envs/dev", []manifests.Image{
 			{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"},
