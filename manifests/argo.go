@@ -186,7 +186,11 @@ func (fc *fileCtx) addParam(key, seq *yaml.Node, name string) func(v string) (in
 // the edits are spliced back inside the block scalar: only the changed scalars' bytes change,
 // the block's header, indentation and chomping stay.
 func (fc *fileCtx) embeddedValues(n *yaml.Node, p string) {
-	if n.Kind != yaml.ScalarNode || !fc.r.screen([]byte(n.Value)) && !fc.r.wantsFields(path.Base(fc.f.path)) {
+	if n.Kind != yaml.ScalarNode {
+		return
+	}
+	mentions := fc.r.screen([]byte(n.Value))
+	if !mentions && !fc.r.wantsFields(path.Base(fc.f.path)) {
 		return
 	}
 	literal := n.Style&yaml.LiteralStyle != 0
@@ -195,6 +199,9 @@ func (fc *fileCtx) embeddedValues(n *yaml.Node, p string) {
 		src = append(bytes.Repeat([]byte("\n"), n.Line), src...)
 	}
 	sf, err := parseYAML(fc.f.path, src)
+	if err != nil && !mentions {
+		return // as for a file: broken values that mention no wanted image do not matter
+	}
 	if err != nil {
 		fc.fail(fmt.Errorf("%w (in the Helm values string %s)", err, p))
 		return
