@@ -29,6 +29,7 @@ func FuzzRewrite(f *testing.F) {
 		}
 		return nil
 	})
+	f.Add([]byte("image:\n  repository: nginx\n  note: |+\n    kept\n\n# end\n"), uint8(0))
 	images := []manifests.Image{
 		{Name: "api", Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA, Markers: []string{"flux-system:api"},
 			Fields: []manifests.Field{{Path: "app.release.version", Part: "tag"}}},
@@ -160,4 +161,46 @@ func appValues(app []byte) (string, error) {
 	}
 	err := yaml.Unmarshal(app, &doc)
 	return doc.Spec.Source.Helm.Values, err
+}
+
+// FuzzOverlay: for any overlay over a base outside the path, the rewrite parses, adds the
+// entries the base needs whatever ends the file (block scalars, comments, flow style), and a
+// second run changes nothing.
+func FuzzOverlay(f *testing.F) {
+	_ = filepath.WalkDir(filepath.Join("..", "testdata", "manifests"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "kustomization.yaml" && filepath.Base(filepath.Dir(filepath.Dir(p))) == "overlays" &&
+			strings.Contains(p, "original") {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+		return nil
+	})
+	base, err := os.ReadFile(filepath.Join("..", "testdata", "manifests", "overlay-add", "original", "base", "deployment.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	images := []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}}
+	tree := func(k []byte) fstest.MapFS {
+		return fstest.MapFS{
+			"base/kustomization.yaml":         {Data: []byte("resources:\n- deployment.yaml\n")},
+			"base/deployment.yaml":            {Data: base},
+			"overlays/dev/kustomization.yaml": {Data: k},
+		}
+	}
+	f.Fuzz(func(t *testing.T, k []byte) {
+		opts := manifests.Options{FS: tree(k), Path: "overlays/dev", Images: images}
+		e, err := manifests.Plan(opts)
+		if err != nil || len(e.Files) == 0 {
+			return
+		}
+		opts.FS = tree(e.Files[0].New)
+		again, err := manifests.Plan(opts)
+		if err != nil {
+			t.Fatalf("second run fails: %v\ninput:\n%s\nfirst output:\n%s", err, k, e.Files[0].New)
+		}
+		if len(again.Files) != 0 {
+			t.Fatalf("second run changes again:\n%s\ninput:\n%s", again.Diff(), k)
+		}
+	})
 }
