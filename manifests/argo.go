@@ -71,16 +71,11 @@ func (fc *fileCtx) kustomizeImageString(n *yaml.Node, p string) {
 	if w == nil {
 		return
 	}
-	if fc.r.find {
-		fc.done[n] = true
-		fc.refs = append(fc.refs, Ref{Image: w.id, File: fc.f.path, Line: n.Line, Field: p, Repository: repo, Tag: tag, Digest: digest})
-		return
-	}
-	v := w.ref(repo, tag, digest)
+	prefix := ""
 	if renamed || w.img.NewName != "" {
-		v = name + "=" + v
+		prefix = name + "="
 	}
-	fc.setScalar(nil, n, v, p, w)
+	fc.refScalar(nil, n, p, w, repo, tag, digest, prefix)
 }
 
 // helmParams applies the Helm values rules to Argo CD's helm.parameters, whose items set one

@@ -374,16 +374,20 @@ func (fc *fileCtx) plainRef(key, n *yaml.Node, p string) {
 	if !validRefValue(tag, digest) {
 		return
 	}
-	w := fc.r.match(repo)
-	if w == nil {
-		return
+	if w := fc.r.match(repo); w != nil {
+		fc.refScalar(key, n, p, w, repo, tag, digest, "")
 	}
+}
+
+// refScalar reports (Find) or rewrites the scalar n holding w's reference repo:tag@digest
+// behind prefix.
+func (fc *fileCtx) refScalar(key, n *yaml.Node, p string, w *wanted, repo, tag, digest, prefix string) {
 	if fc.r.find {
 		fc.done[n] = true
 		fc.refs = append(fc.refs, Ref{Image: w.id, File: fc.f.path, Line: n.Line, Field: p, Repository: repo, Tag: tag, Digest: digest})
 		return
 	}
-	fc.setScalar(key, n, w.ref(repo, tag, digest), p, w)
+	fc.setScalar(key, n, prefix+w.ref(repo, tag, digest), p, w)
 }
 
 // workloads rewrites container images in a Kubernetes object, wherever a containers,
