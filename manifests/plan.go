@@ -57,7 +57,6 @@ var ErrInvalidOptions = errors.New("invalid options")
 type wanted struct {
 	img         Image
 	key, newKey string // canonical repository and new name
-	screen      string
 	tag, digest string // what Pin writes
 	label       string // Change.Image
 	id          string // Ref.Image
@@ -79,7 +78,7 @@ type run struct {
 	byKey    map[string]*wanted
 	byMarker map[string]*wanted
 	normMemo map[string]string
-	screens  [][]byte
+	screens  []repoScreen
 	globs    []string // Files globs of explicit fields; "" means every file
 	data     map[string][]byte
 	parsed   map[string]*yfile
@@ -105,7 +104,6 @@ func newRun(opts Options, find bool) (*run, error) {
 		fsys: opts.FS, root: root, env: opts.Environment, find: find,
 		byKey: map[string]*wanted{}, byMarker: map[string]*wanted{}, normMemo: map[string]string{},
 		data: map[string][]byte{}, parsed: map[string]*yfile{}, kusts: map[string]*kust{}, covered: map[string]bool{},
-		screens: [][]byte{[]byte("$imagepolicy"), []byte("$ferry")},
 	}
 	for _, img := range opts.Images {
 		what := img.Name
@@ -147,8 +145,7 @@ func newRun(opts Options, find bool) (*run, error) {
 			return bad("images %q and %q name the same repository %s", prev.id, what, w.key)
 		}
 		r.byKey[w.key] = w
-		w.screen = screenString(w.key)
-		r.screens = append(r.screens, []byte(w.screen))
+		r.screens = append(r.screens, newRepoScreen(w.key))
 		names := img.Markers
 		if img.Name != "" {
 			names = append([]string{img.Name}, names...)
@@ -242,16 +239,6 @@ func (r *run) read(p string) ([]byte, error) {
 	return b, nil
 }
 
-// screen reports whether data mentions a wanted repository or carries a marker.
-func (r *run) screen(data []byte) bool {
-	for _, s := range r.screens {
-		if bytes.Contains(data, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // parse parses p when force is set or the file passes screening; it returns nil, nil for a
 // file that need not be parsed, or that is a template or an unscreened file that is not
 // valid YAML.
@@ -288,7 +275,7 @@ func (r *run) parseScreened(p string, extra map[string]bool) (*yfile, error) {
 	}
 	force := false
 	for x := range extra {
-		if bytes.Contains(data, []byte(screenString(x))) {
+		if newRepoScreen(x).match(data) {
 			force = true
 			break
 		}
