@@ -74,7 +74,8 @@ func TestGolden(t *testing.T) {
 			dir := filepath.Join("..", "testdata", "manifests", tc.name)
 			tmp := t.TempDir()
 			copyTree(t, filepath.Join(dir, "original"), tmp)
-			opts := manifests.Options{FS: os.DirFS(tmp), Path: tc.path, Images: tc.images, Environment: "dev"}
+			// Read in parallel here and one file at a time for the second run.
+			opts := manifests.Options{FS: os.DirFS(tmp), Path: tc.path, Images: tc.images, Environment: "dev", Readers: 3}
 			e, err := manifests.Plan(opts)
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
@@ -115,6 +116,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			// A second run changes nothing.
+			opts.Readers = 0
 			again, err := manifests.Plan(opts)
 			if err != nil {
 				t.Fatalf("second Plan: %v", err)
