@@ -317,6 +317,28 @@ func TestFind(t *testing.T) {
 	}
 }
 
+// TestFindValuesUnderKustomize: an Argo CD Application that a kustomization includes (app of
+// apps) still reports its values: kustomize's images transformer sets containers only.
+func TestFindValuesUnderKustomize(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kustomization.yaml": {Data: []byte("resources:\n- app.yaml\n- deploy.yaml\nimages:\n- name: nginx\n  newTag: \"1.27\"\n")},
+		"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+			"      valuesObject:\n        image: nginx:1.25\n")},
+		"deploy.yaml": {Data: []byte("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: web\n    image: nginx:1.0\n")},
+	}
+	got, err := manifests.Find(manifests.Options{FS: fsys, Path: ".", Images: []manifests.Image{{Repository: "nginx"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []manifests.Ref{
+		{Image: "nginx", File: "app.yaml", Line: 7, Field: "spec.source.helm.valuesObject.image", Repository: "nginx", Tag: "1.25"},
+		{Image: "nginx", File: "kustomization.yaml", Line: 5, Field: "images[0]", Repository: "nginx", Tag: "1.27"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 // TestKustomizeBuild proves the rewritten overlays stay valid for kustomize and produce the
 // wanted images.
 func TestKustomizeBuild(t *testing.T) {

@@ -16,8 +16,8 @@ type fileCtx struct {
 	r    *run
 	f    *yfile
 	kust bool
-	// markersOnly: the file is covered by a kustomization, so only markers and explicit
-	// fields report values (Find).
+	// markersOnly: the file is covered by a kustomization, so only markers, explicit fields
+	// and values (HelmRelease, Argo CD) report values (Find).
 	markersOnly bool
 	// values: every document is a Helm values tree (the string form of Argo CD's
 	// helm.values).
@@ -55,6 +55,10 @@ func (fc *fileCtx) process() error {
 		fc.fields(root, "")
 		switch {
 		case fc.markersOnly:
+			// kustomize's images transformer sets containers only: values stay effective.
+			if isObject(root) {
+				fc.objectValues(root)
+			}
 		case fc.kust:
 			fc.kustomization(root)
 		case isObject(root) && !fc.values:
