@@ -194,8 +194,8 @@ func (fc *fileCtx) embeddedValues(n *yaml.Node, p string) {
 		src = append(bytes.Repeat([]byte("\n"), n.Line), src...)
 	}
 	sf, err := parseYAML(fc.f.path, src)
-	if err != nil && !mentions {
-		return // as for a file: broken values that mention no wanted image do not matter
+	if err != nil && (!mentions || bytes.Contains(src, []byte("{{"))) {
+		return // as for a file: broken values that mention no wanted image, and templates, are skipped
 	}
 	if err != nil {
 		fc.fail(fmt.Errorf("%w (in the Helm values string %s)", err, p))

@@ -175,6 +175,9 @@ func TestPlanSkips(t *testing.T) {
 		"notes.txt": {Data: []byte("image: ghcr.io/acme/api:1.0\n")},
 		// A Helm-style template-looking value in a valid YAML file is not a reference.
 		"values.yaml": {Data: []byte("image: \"ghcr.io/acme/api:{{ .Values.tag }}\"\n")},
+		// An ApplicationSet whose values string is a template that is not YAML: skipped.
+		"appset.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n" +
+			"        helm:\n          values: |\n            image: ghcr.io/acme/api:1.0\n            {{- if .debug }}\n            debug: true\n            {{- end }}\n")},
 	}
 	e, err := manifests.Plan(manifests.Options{FS: files, Path: ".", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "2.0"}}})
 	if err != nil {
