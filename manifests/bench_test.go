@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/ferryhq/ferry/manifests"
@@ -11,7 +12,8 @@ import (
 
 // BenchmarkSetImages rewrites one image in a generated tree of 10,000 manifests in 2,000
 // directories (each with a kustomization), where 1% of the manifests use the image. Each
-// iteration plans and writes a full rewrite (alternating between two tags).
+// iteration plans and writes a full rewrite (alternating between two tags). Files are read
+// GOMAXPROCS at a time, as ferry set-image reads them; plan-1reader reads one at a time.
 func BenchmarkSetImages(b *testing.B) {
 	root := b.TempDir()
 	const dirs, perDir = 2000, 5
@@ -56,12 +58,13 @@ spec:
 		}
 	}
 	fsys := os.DirFS(root)
+	readers := runtime.GOMAXPROCS(0)
 	plan := func(b *testing.B, i int) *manifests.Edit {
 		tag := "2.0.0"
 		if i%2 == 0 {
 			tag = "1.0.0"
 		}
-		e, err := manifests.Plan(manifests.Options{FS: fsys, Path: "apps", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: tag, Digest: digestA}}})
+		e, err := manifests.Plan(manifests.Options{FS: fsys, Path: "apps", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: tag, Digest: digestA}}, Readers: readers})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,6 +74,14 @@ spec:
 		return e
 	}
 	b.Run("plan", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			plan(b, 1)
+		}
+	})
+	b.Run("plan-1reader", func(b *testing.B) {
+		readers = 1
+		defer func() { readers = runtime.GOMAXPROCS(0) }()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			plan(b, 1)

@@ -13,7 +13,8 @@ import (
 )
 
 // TestFinderIsFind: for each golden tree, a Finder made once gives what Find gives, run after
-// run; and in a tree without kustomizations, what Find gives for the whole tree is what it
+// run (and reading one file at a time gives what reading in parallel gives); and in a tree
+// without kustomizations, what Find gives for the whole tree is what it
 // gives for each file alone, in path order (IsKustomization's promise, which ferry history
 // relies on to read each version of a file once).
 func TestFinderIsFind(t *testing.T) {
@@ -21,7 +22,8 @@ func TestFinderIsFind(t *testing.T) {
 	for _, tc := range goldenCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := os.DirFS(filepath.Join("..", "testdata", "manifests", tc.name, "original"))
-			opts := manifests.Options{FS: fsys, Path: tc.path, Images: tc.images, Environment: "dev"}
+			// Find reads in parallel, the Finder one file at a time.
+			opts := manifests.Options{FS: fsys, Path: tc.path, Images: tc.images, Environment: "dev", Readers: 3}
 			want, err := manifests.Find(opts)
 			if err != nil {
 				t.Fatal(err)

@@ -31,16 +31,15 @@ func mustArg(t *testing.T, s string) manifests.Image {
 	return img
 }
 
-// goldenCases: testdata/manifests/<name>/{original,expected,changes.json}.
-func goldenCases(t *testing.T) []struct {
+// goldenCase is testdata/manifests/<name>/{original,expected,changes.json}, planned at path.
+type goldenCase struct {
 	name, path string
 	images     []manifests.Image
-} {
+}
+
+func goldenCases(t *testing.T) []goldenCase {
 	api := manifests.Image{Name: "api", Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}
-	return []struct {
-		name, path string
-		images     []manifests.Image
-	}{
+	return []goldenCase{
 		{"kustomize-entries", ".", []manifests.Image{api, {Repository: "docker.io/library/nginx", Tag: "1.27.0"}}},
 		{"overlay-add", "overlays/dev", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
 		{"overlay-inpath", ".", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
@@ -60,6 +59,12 @@ func goldenCases(t *testing.T) []struct {
 			{Path: "app.images[1].digest", Part: "digest"},
 		}}}},
 		{"preserve", ".", []manifests.Image{api}},
+		{"argo", ".", []manifests.Image{
+			{Name: "api", Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA, Fields: []manifests.Field{{Path: "api.version", Part: "tag"}}},
+			{Repository: "nginx", Tag: "1.27"},
+		}},
+		{"kustomize-components", "envs/dev", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
+		{"overlay-patch", "overlays", []manifests.Image{api, {Repository: "nginx", Tag: "1.27"}}},
 	}
 }
 
@@ -69,7 +74,8 @@ func TestGolden(t *testing.T) {
 			dir := filepath.Join("..", "testdata", "manifests", tc.name)
 			tmp := t.TempDir()
 			copyTree(t, filepath.Join(dir, "original"), tmp)
-			opts := manifests.Options{FS: os.DirFS(tmp), Path: tc.path, Images: tc.images, Environment: "dev"}
+			// Read in parallel here and one file at a time for the second run.
+			opts := manifests.Options{FS: os.DirFS(tmp), Path: tc.path, Images: tc.images, Environment: "dev", Readers: 3}
 			e, err := manifests.Plan(opts)
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
@@ -110,6 +116,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			// A second run changes nothing.
+			opts.Readers = 0
 			again, err := manifests.Plan(opts)
 			if err != nil {
 				t.Fatalf("second Plan: %v", err)

@@ -50,8 +50,16 @@ func val(n *yaml.Node) string {
 	return n.Value
 }
 
-// kustomization rewrites the matching entries of a kustomization's images list.
+// kustomization rewrites the matching entries of a kustomization's images list, and the
+// helmCharts' valuesInline as Helm values.
 func (fc *fileCtx) kustomization(root *yaml.Node) {
+	if charts := mapValue(root, "helmCharts"); charts != nil && charts.Kind == yaml.SequenceNode {
+		for i, c := range charts.Content {
+			if v := mapValue(c, "valuesInline"); v != nil && v.Kind == yaml.MappingNode {
+				fc.valuesTree(v, fmt.Sprintf("helmCharts[%d].valuesInline", i))
+			}
+		}
+	}
 	imgs := mapValue(root, "images")
 	if imgs == nil || imgs.Kind != yaml.SequenceNode {
 		return
@@ -130,6 +138,9 @@ type kust struct {
 	root      *yaml.Node
 	entries   []kentryNodes
 	resources []string // resolved paths inside the FS; remote and missing ones dropped
+	// components are the resources listed under components: (kind Component), applied after
+	// the others to everything accumulated so far.
+	components map[string]bool
 }
 
 // loadKustomization reads the kustomization of dir (nil if there is none or it is unusable).
@@ -174,6 +185,12 @@ func (r *run) loadKustomization(dir string) *kust {
 					continue
 				}
 				k.resources = append(k.resources, rp)
+				if key == "components" {
+					if k.components == nil {
+						k.components = map[string]bool{}
+					}
+					k.components[rp] = true
+				}
 			}
 		}
 		r.kusts[dir] = k
@@ -194,6 +211,7 @@ type evalRef struct {
 	file                 string
 	line                 int
 	field                string
+	via                  string // the resource of the kustomization being evaluated it came through
 }
 
 // eval returns the images (of wanted repositories, or spelled as one of extra) that the
@@ -223,28 +241,8 @@ func (r *run) eval(p string, extra map[string]bool, stack map[string]bool) []eva
 				childExtra[r.norm(e.name.Value)] = true
 			}
 		}
-		var out []evalRef
-		for _, rp := range k.resources {
-			out = append(out, r.eval(rp, childExtra, stack)...)
-		}
-		for i, e := range k.entries {
-			for j := range out {
-				if out[j].spelled != e.name.Value {
-					continue
-				}
-				changed := false
-				if nn := val(e.newName); nn != "" {
-					out[j].spelled, changed = nn, true
-				}
-				t, d := val(e.newTag), val(e.digest)
-				if t != "" || d != "" {
-					out[j].tag, out[j].digest, changed = t, d, true
-				}
-				if changed {
-					out[j].file, out[j].line, out[j].field = k.file, e.name.Line, fmt.Sprintf("images[%d]", i)
-				}
-			}
-		}
+		out := r.evalResources(k, childExtra, stack)
+		applyEntries(k, out)
 		return out
 	}
 	if !r.isRegular(p) {
@@ -288,6 +286,57 @@ func (r *run) eval(p string, extra map[string]bool, stack map[string]bool) []eva
 	return out
 }
 
+// evalResources returns the images k's resources and components output, before k's own
+// entries apply; via is the resource each came through. kustomize applies components in
+// order after the other resources, each to everything accumulated so far.
+func (r *run) evalResources(k *kust, extra map[string]bool, stack map[string]bool) []evalRef {
+	var out []evalRef
+	add := func(rp string) {
+		refs := r.eval(rp, extra, stack)
+		for i := range refs {
+			refs[i].via = rp
+		}
+		out = append(out, refs...)
+	}
+	for _, rp := range k.resources {
+		if !k.components[rp] {
+			add(rp)
+		}
+	}
+	for _, rp := range k.resources {
+		if k.components[rp] {
+			before := len(out)
+			add(rp)
+			if ck := r.loadKustomization(rp); ck != nil {
+				applyEntries(ck, out[:before])
+			}
+		}
+	}
+	return out
+}
+
+// applyEntries applies k's images entries to out, as kustomize's images transformer does.
+func applyEntries(k *kust, out []evalRef) {
+	for i, e := range k.entries {
+		for j := range out {
+			if out[j].spelled != e.name.Value {
+				continue
+			}
+			changed := false
+			if nn := val(e.newName); nn != "" {
+				out[j].spelled, changed = nn, true
+			}
+			t, d := val(e.newTag), val(e.digest)
+			if t != "" || d != "" {
+				out[j].tag, out[j].digest, changed = t, d, true
+			}
+			if changed {
+				out[j].file, out[j].line, out[j].field = k.file, e.name.Line, fmt.Sprintf("images[%d]", i)
+			}
+		}
+	}
+}
+
 // overlayEntries adds an images entry to kustomization k (inside the environment's path)
 // for every wanted image its resources outside the path use and it has no entry for.
 func (r *run) overlayEntries(fc *fileCtx, k *kust) {
@@ -327,8 +376,8 @@ func (a overlayAdd) kvs() []kv {
 	return kvs
 }
 
-// missingEntries lists, by name, the wanted images that k's resources outside the path use
-// and k has no entry for.
+// missingEntries lists, by name, the wanted images whose value k's resources outside the
+// path decide and k has no entry for.
 func (r *run) missingEntries(k *kust) []overlayAdd {
 	have := map[string]bool{}
 	extra := map[string]bool{}
@@ -339,18 +388,18 @@ func (r *run) missingEntries(k *kust) []overlayAdd {
 		}
 	}
 	var adds []overlayAdd
-	for _, rp := range k.resources {
-		if r.inPath(rp) {
+	// A value decided inside the path (a workload or a component there) is rewritten where
+	// it is; so is everything an in-path resource brings.
+	for _, ref := range r.evalResources(k, extra, map[string]bool{k.dir: true}) {
+		if r.inPath(ref.via) || r.inPath(ref.file) {
 			continue
 		}
-		for _, ref := range r.eval(rp, extra, map[string]bool{}) {
-			w := r.match(ref.spelled)
-			if w == nil || have[ref.spelled] {
-				continue
-			}
-			have[ref.spelled] = true
-			adds = append(adds, overlayAdd{w, ref})
+		w := r.match(ref.spelled)
+		if w == nil || have[ref.spelled] {
+			continue
 		}
+		have[ref.spelled] = true
+		adds = append(adds, overlayAdd{w, ref})
 	}
 	sort.SliceStable(adds, func(i, j int) bool { return adds[i].from.spelled < adds[j].from.spelled })
 	return adds
@@ -366,7 +415,11 @@ type insertedEntries struct {
 
 // insertEntries splices adds into k's images list, creating or filling it when it has none,
 // in the list's own style.
-func (fc *fileCtx) insertEntries(k *kust, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) insertEntries(k *kust, overlayAdds []overlayAdd) (insertedEntries, error) {
+	adds := make([][]kv, len(overlayAdds))
+	for j, a := range overlayAdds {
+		adds[j] = a.kvs()
+	}
 	i := mapPair(k.root, "images")
 	if i < 0 {
 		return fc.addImagesList(k.root, adds)
@@ -392,7 +445,7 @@ func (fc *fileCtx) insertEntries(k *kust, adds []overlayAdd) (insertedEntries, e
 
 // addImagesList appends an images list to a block-style kustomization that has none, indented
 // as the file indents its other lists (resources:).
-func (fc *fileCtx) addImagesList(root *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) addImagesList(root *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	if root.Style&yaml.FlowStyle != 0 || len(root.Content) == 0 {
 		return insertedEntries{}, fc.f.unsupported(root, "cannot add an images list to a flow-style or empty kustomization")
 	}
@@ -414,7 +467,7 @@ func (fc *fileCtx) addImagesList(root *yaml.Node, adds []overlayAdd) (insertedEn
 }
 
 // fillImagesList writes the entries after an "images:" key with no value.
-func (fc *fileCtx) fillImagesList(key *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) fillImagesList(key *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	f := fc.f
 	off, err := f.afterColon(key)
 	if err != nil {
@@ -428,7 +481,7 @@ func (fc *fileCtx) fillImagesList(key *yaml.Node, adds []overlayAdd) (insertedEn
 
 // appendFlowEntries appends the entries as flow mappings inside a flow-style list: all on the
 // line of its closing bracket.
-func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	f := fc.f
 	end, err := f.nodeEnd(nil, seq)
 	if err != nil {
@@ -441,7 +494,7 @@ func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (inserte
 			text.WriteString(", ")
 		}
 		text.WriteString("{")
-		for x, e := range a.kvs() {
+		for x, e := range a {
 			if x > 0 {
 				text.WriteString(", ")
 			}
@@ -455,7 +508,7 @@ func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds []overlayAdd) (inserte
 
 // appendBlockEntries appends the entries after the last item of a block-style list, indented
 // as its first item.
-func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds []overlayAdd) (insertedEntries, error) {
+func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds [][]kv) (insertedEntries, error) {
 	end, err := fc.f.nodeEnd(key, seq)
 	if err != nil {
 		return insertedEntries{}, err
@@ -469,12 +522,12 @@ func (fc *fileCtx) appendBlockEntries(key, seq *yaml.Node, adds []overlayAdd) (i
 	return insertedEntries{first: fc.insertLines(end, lines), starts: starts}, nil
 }
 
-// blockEntryLines renders the entries as block lines: "- name: …" at the dash indent, the
-// other keys at the keys indent. starts holds each entry's first line, as an index in lines.
-func blockEntryLines(adds []overlayAdd, dash, keys string) (lines []string, starts []int) {
+// blockEntryLines renders the entries as block lines: the first key after "- " at the dash
+// indent, the other keys at the keys indent. starts holds each entry's first line, as an index in lines.
+func blockEntryLines(adds [][]kv, dash, keys string) (lines []string, starts []int) {
 	for _, a := range adds {
 		starts = append(starts, len(lines))
-		for i, e := range a.kvs() {
+		for i, e := range a {
 			prefix := keys
 			if i == 0 {
 				prefix = dash + "- "

@@ -126,6 +126,22 @@ func TestPlanErrors(t *testing.T) {
 			err:    "a.yaml:1: cannot rewrite",
 		},
 		{
+			name: "invalid YAML in an Argo CD values string names the file's line",
+			files: fstest.MapFS{"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+				"      values: |\n        image: ghcr.io/acme/api:1.0\n        bad: [\n      releaseName: x\n")}},
+			path:   ".",
+			images: api,
+			err:    "app.yaml:8: invalid YAML",
+		},
+		{
+			name: "Argo CD values in a folded string",
+			files: fstest.MapFS{"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+				"      values: >\n        image: ghcr.io/acme/api:1.0\n")}},
+			path:   ".",
+			images: api,
+			err:    "app.yaml:6: cannot rewrite this value in place: Helm values in a string that is not a literal block scalar",
+		},
+		{
 			name:   "pin digest into a Helm map with no digest key",
 			files:  fstest.MapFS{"values.yaml": {Data: []byte("image:\n  repository: ghcr.io/acme/api\n  tag: 1.0\n")}},
 			path:   ".",
@@ -159,6 +175,9 @@ func TestPlanSkips(t *testing.T) {
 		"notes.txt": {Data: []byte("image: ghcr.io/acme/api:1.0\n")},
 		// A Helm-style template-looking value in a valid YAML file is not a reference.
 		"values.yaml": {Data: []byte("image: \"ghcr.io/acme/api:{{ .Values.tag }}\"\n")},
+		// An ApplicationSet whose values string is a template that is not YAML: skipped.
+		"appset.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n" +
+			"        helm:\n          values: |\n            image: ghcr.io/acme/api:1.0\n            {{- if .debug }}\n            debug: true\n            {{- end }}\n")},
 	}
 	e, err := manifests.Plan(manifests.Options{FS: files, Path: ".", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "2.0"}}})
 	if err != nil {
@@ -257,6 +276,26 @@ func TestFind(t *testing.T) {
 			},
 		},
 		{
+			name: "a component outside the path pins the base's tag", tree: "kustomize-components/original", path: "envs/dev",
+			images: []manifests.Image{{Repository: "ghcr.io/acme/api"}},
+			want: []manifests.Ref{
+				{Image: "ghcr.io/acme/api", File: "components/pin/kustomization.yaml", Line: 5, Field: "images[0]", Repository: "ghcr.io/acme/api", Tag: "1.1.0"},
+				{Image: "ghcr.io/acme/api", File: "envs/dev/chart/kustomization.yaml", Line: 12, Field: "helmCharts[0].valuesInline.image", Repository: "ghcr.io/acme/api", Tag: "1.0.0"},
+			},
+		},
+		{
+			name: "Argo CD sources", tree: "argo/original", path: ".",
+			images: []manifests.Image{{Repository: "nginx"}},
+			want: []manifests.Ref{
+				{Image: "nginx", File: "apps/kustomize.yaml", Line: 12, Field: "spec.source.kustomize.images[1]", Repository: "mirror.local/nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/kustomize.yaml", Line: 14, Field: "spec.source.kustomize.images[3]", Repository: "nginx", Digest: digestB},
+				{Image: "nginx", File: "apps/parameters.yaml", Line: 23, Field: "spec.source.helm.parameters.proxy", Repository: "docker.io/library/nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/parameters.yaml", Line: 31, Field: "spec.source.helm.parameters.sidecar", Repository: "nginx"},
+				{Image: "nginx", File: "apps/values-object.yaml", Line: 21, Field: "spec.source.helm.valuesObject.proxy.image", Repository: "nginx", Tag: "1.25"},
+				{Image: "nginx", File: "apps/values-string.yaml", Line: 17, Field: "spec.sources[0].helm.values.proxy.image", Repository: "docker.io/library/nginx", Tag: "1.25"},
+			},
+		},
+		{
 			name: "helm values and markers", tree: "markers/original", path: ".",
 			images: []manifests.Image{{Name: "api", Repository: "ghcr.io/acme/api", Markers: []string{"flux-system:api"}}},
 			want: []manifests.Ref{
@@ -281,6 +320,28 @@ func TestFind(t *testing.T) {
 	}
 }
 
+// TestFindValuesUnderKustomize: an Argo CD Application that a kustomization includes (app of
+// apps) still reports its values: kustomize's images transformer sets containers only.
+func TestFindValuesUnderKustomize(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kustomization.yaml": {Data: []byte("resources:\n- app.yaml\n- deploy.yaml\nimages:\n- name: nginx\n  newTag: \"1.27\"\n")},
+		"app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n" +
+			"      valuesObject:\n        image: nginx:1.25\n")},
+		"deploy.yaml": {Data: []byte("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: web\n    image: nginx:1.0\n")},
+	}
+	got, err := manifests.Find(manifests.Options{FS: fsys, Path: ".", Images: []manifests.Image{{Repository: "nginx"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []manifests.Ref{
+		{Image: "nginx", File: "app.yaml", Line: 7, Field: "spec.source.helm.valuesObject.image", Repository: "nginx", Tag: "1.25"},
+		{Image: "nginx", File: "kustomization.yaml", Line: 5, Field: "images[0]", Repository: "nginx", Tag: "1.27"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 // TestKustomizeBuild proves the rewritten overlays stay valid for kustomize and produce the
 // wanted images.
 func TestKustomizeBuild(t *testing.T) {
@@ -298,6 +359,13 @@ func TestKustomizeBuild(t *testing.T) {
 			[]string{"image: ghcr.io/acme/nginx:1.27.0", "image: busybox@" + digestB}},
 		{"kustomize-entries", ".", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}},
 			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: nginx:1.25.0"}},
+		// Inline JSON 6902 patches (block scalars) end both overlays.
+		{"overlay-patch", "overlays/dev", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "name: api-dev"}},
+		{"overlay-patch", "overlays/prod", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: docker.io/library/nginx:1.27", "replicas: 3", "tier: prod"}},
+		{"kustomize-components", "envs/dev", []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"}},
+			[]string{"image: ghcr.io/acme/api:1.3.0@" + digestA, "image: mirror.local/nginx:1.27"}},
 		// The tree `make demo` uses.
 		{"examples/demo", "envs/dev", []manifests.Image{
 			{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}, {Repository: "nginx", Tag: "1.27"},

@@ -22,6 +22,10 @@ type Options struct {
 	Images []Image
 	// Environment is copied into every Change.
 	Environment string
+	// Readers is how many files are read and screened at once, before any is parsed. Above
+	// 1, FS must be safe for concurrent use (os.DirFS and fstest.MapFS are); 0 or 1 reads one
+	// file at a time.
+	Readers int
 }
 
 // Edit is a planned rewrite: the changes and the files they touch. Nothing is written until
@@ -57,7 +61,6 @@ var ErrInvalidOptions = errors.New("invalid options")
 type wanted struct {
 	img         Image
 	key, newKey string // canonical repository and new name
-	screen      string
 	tag, digest string // what Pin writes
 	label       string // Change.Image
 	id          string // Ref.Image
@@ -79,8 +82,10 @@ type run struct {
 	byKey    map[string]*wanted
 	byMarker map[string]*wanted
 	normMemo map[string]string
-	screens  [][]byte
+	screens  []repoScreen
 	globs    []string // Files globs of explicit fields; "" means every file
+	readers  int
+	pre      map[string]screened // what prescreen learnt of each file, when it ran
 	data     map[string][]byte
 	parsed   map[string]*yfile
 	kusts    map[string]*kust
@@ -102,10 +107,9 @@ func newRun(opts Options, find bool) (*run, error) {
 		return bad("environment path %q: want a slash-separated path inside the tree", opts.Path)
 	}
 	r := &run{
-		fsys: opts.FS, root: root, env: opts.Environment, find: find,
+		fsys: opts.FS, root: root, env: opts.Environment, find: find, readers: opts.Readers,
 		byKey: map[string]*wanted{}, byMarker: map[string]*wanted{}, normMemo: map[string]string{},
 		data: map[string][]byte{}, parsed: map[string]*yfile{}, kusts: map[string]*kust{}, covered: map[string]bool{},
-		screens: [][]byte{[]byte("$imagepolicy"), []byte("$ferry")},
 	}
 	for _, img := range opts.Images {
 		what := img.Name
@@ -147,8 +151,7 @@ func newRun(opts Options, find bool) (*run, error) {
 			return bad("images %q and %q name the same repository %s", prev.id, what, w.key)
 		}
 		r.byKey[w.key] = w
-		w.screen = screenString(w.key)
-		r.screens = append(r.screens, []byte(w.screen))
+		r.screens = append(r.screens, newRepoScreen(w.key))
 		names := img.Markers
 		if img.Name != "" {
 			names = append([]string{img.Name}, names...)
@@ -242,22 +245,15 @@ func (r *run) read(p string) ([]byte, error) {
 	return b, nil
 }
 
-// screen reports whether data mentions a wanted repository or carries a marker.
-func (r *run) screen(data []byte) bool {
-	for _, s := range r.screens {
-		if bytes.Contains(data, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // parse parses p when force is set or the file passes screening; it returns nil, nil for a
 // file that need not be parsed, or that is a template or an unscreened file that is not
 // valid YAML.
 func (r *run) parse(p string, force bool) (*yfile, error) {
 	if f, ok := r.parsed[p]; ok {
 		return f, nil
+	}
+	if s, ok := r.pre[p]; ok && !force && !s.mentions {
+		return nil, nil
 	}
 	data, err := r.read(p)
 	if err != nil {
@@ -288,7 +284,7 @@ func (r *run) parseScreened(p string, extra map[string]bool) (*yfile, error) {
 	}
 	force := false
 	for x := range extra {
-		if bytes.Contains(data, []byte(screenString(x))) {
+		if newRepoScreen(x).match(data) {
 			force = true
 			break
 		}
@@ -353,11 +349,15 @@ func (r *run) load(p string) (*fileCtx, error) {
 	if kust {
 		// A kustomization matters if it mentions an image, or if a resource may lie outside
 		// the path (only a relative path with ".." can): then it may need a new entry.
-		data, err := r.read(p)
-		if err != nil {
-			return nil, err
+		s, ok := r.pre[p]
+		if !ok {
+			data, err := r.read(p)
+			if err != nil {
+				return nil, err
+			}
+			s.dotdot = bytes.Contains(data, []byte(".."))
 		}
-		force = force || r.find || bytes.Contains(data, []byte(".."))
+		force = force || r.find || s.dotdot
 	}
 	f, err := r.parse(p, force)
 	if err != nil || f == nil {
@@ -375,6 +375,9 @@ func Plan(opts Options) (*Edit, error) {
 	}
 	files, err := r.files()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.prescreen(files); err != nil {
 		return nil, err
 	}
 	var ctxs []*fileCtx
@@ -464,6 +467,7 @@ func (f *Finder) Find(fsys fs.FS) ([]Ref, error) {
 	r := *f.proto
 	r.fsys = fsys
 	r.data, r.parsed, r.kusts, r.covered = map[string][]byte{}, map[string]*yfile{}, map[string]*kust{}, map[string]bool{}
+	r.pre = nil
 	return r.findRefs()
 }
 
@@ -476,6 +480,9 @@ func (emptyFS) Open(name string) (fs.File, error) {
 func (r *run) findRefs() ([]Ref, error) {
 	files, err := r.files()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.prescreen(files); err != nil {
 		return nil, err
 	}
 	var refs []Ref

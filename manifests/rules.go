@@ -16,15 +16,18 @@ type fileCtx struct {
 	r    *run
 	f    *yfile
 	kust bool
-	// markersOnly: the file is covered by a kustomization, so only markers and explicit
-	// fields report values (Find).
+	// markersOnly: the file is covered by a kustomization, so only markers, explicit fields
+	// and values (HelmRelease, Argo CD) report values (Find).
 	markersOnly bool
-	claimed     map[*yaml.Node]bool // fields a marker or an explicit field decided
-	done        map[*yaml.Node]bool // fields already edited or reported
-	edits       []edit
-	changes     []Change
-	refs        []Ref
-	err         error
+	// values: every document is a Helm values tree (the string form of Argo CD's
+	// helm.values).
+	values  bool
+	claimed map[*yaml.Node]bool // fields a marker or an explicit field decided
+	done    map[*yaml.Node]bool // fields already edited or reported
+	edits   []edit
+	changes []Change
+	refs    []Ref
+	err     error
 }
 
 func newFileCtx(r *run, f *yfile, kust bool) *fileCtx {
@@ -40,7 +43,6 @@ func (fc *fileCtx) fail(err error) {
 // process runs every rule over every document of the file, markers and explicit fields
 // first so that they take precedence over repository matching.
 func (fc *fileCtx) process() error {
-	base := path.Base(fc.f.path)
 	for _, doc := range fc.f.docs {
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 			continue
@@ -50,37 +52,73 @@ func (fc *fileCtx) process() error {
 			fc.marker(key, val, p)
 			return true
 		})
-		for _, w := range fc.r.imgs {
-			for _, fd := range w.fields {
-				if fd.files != "" {
-					if ok, _ := path.Match(fd.files, base); !ok {
-						continue
-					}
-				}
-				if key, n := resolveField(root, fd.segs); n != nil && n.Kind == yaml.ScalarNode && !fc.claimed[n] {
-					fc.claimed[n] = true
-					fc.part(key, n, fd.path, w, fd.part)
-				}
-			}
-		}
+		fc.fields(root, "")
 		switch {
 		case fc.markersOnly:
+			// kustomize's images transformer sets containers only: values stay effective.
+			if isObject(root) {
+				fc.objectValues(root)
+			}
 		case fc.kust:
 			fc.kustomization(root)
-		case isObject(root):
+		case isObject(root) && !fc.values:
 			fc.workloads(root, "")
-			if k := mapValue(root, "kind"); k != nil && k.Value == "HelmRelease" {
-				if spec := mapValue(root, "spec"); spec != nil {
-					if vals := mapValue(spec, "values"); vals != nil {
-						fc.helmValues(vals, "spec.values")
-					}
-				}
-			}
+			fc.objectValues(root)
 		default:
 			fc.helmValues(root, "")
 		}
 	}
 	return fc.err
+}
+
+// fields applies the explicit fields whose glob takes this file to the tree at root, whose
+// own path is p (for a values tree inside a document).
+func (fc *fileCtx) fields(root *yaml.Node, p string) {
+	base := path.Base(fc.f.path)
+	for _, w := range fc.r.imgs {
+		for _, fd := range w.fields {
+			if fd.files != "" {
+				if ok, _ := path.Match(fd.files, base); !ok {
+					continue
+				}
+			}
+			if key, n := resolveField(root, fd.segs); n != nil && n.Kind == yaml.ScalarNode && !fc.claimed[n] {
+				fc.claimed[n] = true
+				fc.part(key, n, joinPath(p, fd.path), w, fd.part)
+			}
+		}
+	}
+}
+
+// valuesTree applies the Helm values rules (explicit fields, then image keys) to a values
+// tree inside a document, at path p.
+func (fc *fileCtx) valuesTree(root *yaml.Node, p string) {
+	if root == nil {
+		return
+	}
+	if root.Kind == yaml.MappingNode {
+		fc.fields(root, p)
+	}
+	fc.helmValues(root, p)
+}
+
+// objectValues applies the Helm values rules where a Kubernetes object carries values: a
+// Flux HelmRelease's spec.values, and Argo CD Applications and ApplicationSets.
+func (fc *fileCtx) objectValues(root *yaml.Node) {
+	kind := mapValue(root, "kind")
+	if kind == nil {
+		return
+	}
+	switch kind.Value {
+	case "HelmRelease":
+		if vals := mapValue(mapValue(root, "spec"), "values"); vals != nil {
+			fc.helmValues(vals, "spec.values")
+		}
+	case "Application", "ApplicationSet":
+		if api := mapValue(root, "apiVersion"); api != nil && strings.HasPrefix(api.Value, "argoproj.io/") {
+			fc.argo(root, kind.Value)
+		}
+	}
 }
 
 // walk calls fn for every mapping pair (key set) and sequence item (key nil) under n, with
@@ -340,16 +378,20 @@ func (fc *fileCtx) plainRef(key, n *yaml.Node, p string) {
 	if !validRefValue(tag, digest) {
 		return
 	}
-	w := fc.r.match(repo)
-	if w == nil {
-		return
+	if w := fc.r.match(repo); w != nil {
+		fc.refScalar(key, n, p, w, repo, tag, digest, "")
 	}
+}
+
+// refScalar reports (Find) or rewrites the scalar n holding w's reference repo:tag@digest
+// behind prefix.
+func (fc *fileCtx) refScalar(key, n *yaml.Node, p string, w *wanted, repo, tag, digest, prefix string) {
 	if fc.r.find {
 		fc.done[n] = true
 		fc.refs = append(fc.refs, Ref{Image: w.id, File: fc.f.path, Line: n.Line, Field: p, Repository: repo, Tag: tag, Digest: digest})
 		return
 	}
-	fc.setScalar(key, n, w.ref(repo, tag, digest), p, w)
+	fc.setScalar(key, n, prefix+w.ref(repo, tag, digest), p, w)
 }
 
 // workloads rewrites container images in a Kubernetes object, wherever a containers,
@@ -390,13 +432,39 @@ func (fc *fileCtx) helmValues(root *yaml.Node, p string) {
 	})
 }
 
+// imageFields are the fields of a Helm image map, each a key and its value (nil when absent),
+// and how to add a tag to the map. Values maps and Argo CD's helm.parameters both have them.
+type imageFields struct {
+	line                              int // where the map starts, for errors
+	registry, repository, tag, digest [2]*yaml.Node
+	addTag                            func(v string) (int, bool)
+}
+
 // helmMap handles image: {registry?, repository, tag?, digest?}.
 func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
-	repoN := mapValue(m, "repository")
+	at := func(k string, follow bool) [2]*yaml.Node {
+		i := mapPair(m, k)
+		if i < 0 {
+			return [2]*yaml.Node{}
+		}
+		if follow {
+			return [2]*yaml.Node{m.Content[i], mapValue(m, k)}
+		}
+		return [2]*yaml.Node{m.Content[i], m.Content[i+1]}
+	}
+	fc.imageMap(imageFields{
+		line: m.Line, registry: at("registry", true), repository: at("repository", true),
+		tag: at("tag", false), digest: at("digest", false),
+		addTag: func(v string) (int, bool) { return fc.insertPairs(m, []kv{{"tag", v}}) },
+	}, p)
+}
+
+// imageMap applies the Helm image map rule to the fields of one map.
+func (fc *fileCtx) imageMap(im imageFields, p string) {
+	repoN, regN, tagN, digN := im.repository[1], im.registry[1], im.tag[1], im.digest[1]
 	if repoN == nil || repoN.Kind != yaml.ScalarNode || repoN.Value == "" {
 		return
 	}
-	regN := mapValue(m, "registry")
 	if regN != nil && regN.Kind != yaml.ScalarNode {
 		return
 	}
@@ -410,7 +478,7 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	// A map with a field bound by a marker is left to its markers, as Flux's setters do: the
 	// map rule would otherwise add a tag on the next run to a map whose repository a marker
 	// had just filled in.
-	for _, n := range []*yaml.Node{repoN, regN, mapValue(m, "tag"), mapValue(m, "digest")} {
+	for _, n := range []*yaml.Node{repoN, regN, tagN, digN} {
 		if n != nil && fc.claimed[n] {
 			return
 		}
@@ -419,18 +487,14 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	if w == nil {
 		return
 	}
-	tagI, digI := mapPair(m, "tag"), mapPair(m, "digest")
-	var tagN, digN *yaml.Node
 	curTag, curDigest := "", ""
-	if tagI >= 0 {
-		tagN = m.Content[tagI+1]
+	if tagN != nil {
 		if tagN.Kind != yaml.ScalarNode {
 			return
 		}
 		curTag = tagN.Value
 	}
-	if digI >= 0 {
-		digN = m.Content[digI+1]
+	if digN != nil {
 		if digN.Kind != yaml.ScalarNode {
 			return
 		}
@@ -455,10 +519,10 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	if nn := w.img.NewName; nn != "" {
 		if regN != nil {
 			host, rp := splitHost(nn)
-			line.note(fc.set(m.Content[mapPair(m, "registry")], regN, host))
-			line.note(fc.set(m.Content[mapPair(m, "repository")], repoN, rp))
+			line.note(fc.set(im.registry[0], regN, host))
+			line.note(fc.set(im.repository[0], repoN, rp))
 		} else {
-			line.note(fc.set(m.Content[mapPair(m, "repository")], repoN, nn))
+			line.note(fc.set(im.repository[0], repoN, nn))
 		}
 	}
 	t, d := w.tag, w.digest
@@ -467,17 +531,17 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 	}
 	if digN != nil {
 		if t != "" && tagN != nil {
-			line.note(fc.set(m.Content[tagI], tagN, t))
+			line.note(fc.set(im.tag[0], tagN, t))
 		} else if t != "" && tagN == nil {
-			line.note(fc.insertPairs(m, []kv{{"tag", t}}))
+			line.note(im.addTag(t))
 		}
 		if d != "" || digN.Value != "" {
-			line.note(fc.set(m.Content[digI], digN, d))
+			line.note(fc.set(im.digest[0], digN, d))
 		}
 		return
 	}
 	if t == "" {
-		fc.fail(fmt.Errorf("%s:%d: %s: this Helm image map has no digest key, so pin digest cannot be written; add `digest:` to the map or use pin tag+digest", fc.f.path, m.Line, p))
+		fc.fail(fmt.Errorf("%s:%d: %s: this Helm image map has no digest key, so pin digest cannot be written; add `digest:` to the map or use pin tag+digest", fc.f.path, im.line, p))
 		return
 	}
 	v := t
@@ -485,9 +549,9 @@ func (fc *fileCtx) helmMap(m *yaml.Node, p string) {
 		v = t + "@" + d
 	}
 	if tagN == nil {
-		line.note(fc.insertPairs(m, []kv{{"tag", v}}))
+		line.note(im.addTag(v))
 	} else {
-		line.note(fc.set(m.Content[tagI], tagN, v))
+		line.note(fc.set(im.tag[0], tagN, v))
 	}
 }
 
@@ -497,10 +561,16 @@ type kv struct{ k, v string }
 func (f *yfile) nodeEnd(key, n *yaml.Node) (int, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if key != nil {
-			return f.valueEnd(key, n)
+		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return f.blockEnd(key, n)
+		}
+		if key != nil && isEmptyNull(n) {
+			return f.afterColon(key)
 		}
 		_, end, err := f.span(n)
+		if err != nil && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			return f.blockEnd(key, n) // a multi-line plain scalar
+		}
 		return end, err
 	case yaml.AliasNode:
 		off, err := f.offset(n.Line, n.Column)

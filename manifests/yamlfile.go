@@ -233,6 +233,53 @@ func (f *yfile) valueEnd(key, val *yaml.Node) (int, error) {
 	return end, err
 }
 
+// blockEnd returns the offset just past the last line of a block scalar or a multi-line plain
+// scalar (the value of key, or a sequence item when key is nil), found by indentation: its
+// lines are those after the first that are blank or indented more than the parent (the key,
+// or the line holding the item). Trailing blank lines belong to it only under keep
+// chomping (`|+`), where they are part of the value.
+func (f *yfile) blockEnd(key, n *yaml.Node) (int, error) {
+	start, err := f.offset(n.Line, n.Column)
+	if err != nil {
+		return 0, err
+	}
+	headEnd := f.lineEnd(start)
+	parent := 0
+	if key != nil {
+		parent = key.Column - 1
+	} else {
+		ls := f.lines[n.Line-1]
+		parent = len(f.src[ls:start]) - len(bytes.TrimLeft(f.src[ls:start], " "))
+	}
+	keep := false
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		head := f.src[start:headEnd]
+		if i := bytes.IndexAny(head, "|>"); i >= 0 {
+			ind := head[i+1:]
+			if j := bytes.IndexAny(ind, " \t#"); j >= 0 {
+				ind = ind[:j]
+			}
+			keep = bytes.IndexByte(ind, '+') >= 0
+		}
+	}
+	last := headEnd
+	for l := n.Line + 1; l <= len(f.lines); l++ {
+		s := f.lines[l-1]
+		line := f.src[s:f.lineEnd(s)]
+		if len(bytes.TrimLeft(line, " \t")) == 0 {
+			if keep {
+				last = s + len(line)
+			}
+			continue
+		}
+		if len(line)-len(bytes.TrimLeft(line, " ")) <= parent {
+			break
+		}
+		last = s + len(line)
+	}
+	return last, nil
+}
+
 // lineEnd returns the offset of the line break ending the line that holds off (or len(src)).
 func (f *yfile) lineEnd(off int) int {
 	for i := off; i < len(f.src); i++ {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -54,7 +55,7 @@ func runSetImage(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := manifests.Plan(manifests.Options{FS: os.DirFS(t.root), Path: t.envPath, Images: images})
+	e, err := manifests.Plan(manifests.Options{FS: os.DirFS(t.root), Path: t.envPath, Images: images, Readers: runtime.GOMAXPROCS(0)})
 	var perr *manifests.ParseError
 	if errors.As(err, &perr) {
 		perr.File = filepath.Join(t.root, filepath.FromSlash(perr.File)) // name the file as on disk
