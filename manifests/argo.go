@@ -288,9 +288,40 @@ func (f *yfile) mapBlockEdit(sf *yfile, indent int, e edit) (edit, error) {
 		return edit{start: f.lines[l-1], end: f.lines[l-1], text: text}, nil
 	}
 	start := f.lines[l-1] + indent + col
-	end := start + e.end - e.start
-	if end > len(f.src) || !bytes.Equal(f.src[start:end], sf.src[e.start:e.end]) {
+	end, ok := f.blockOffset(sf, indent, e.end)
+	if !ok || end < start || end > len(f.src) || !sameBlockBytes(f.src[start:end], sf.src[e.start:e.end], indent) {
 		return edit{}, fmt.Errorf("%s:%d: cannot place an edit inside the block scalar", f.path, l)
 	}
 	return edit{start: start, end: end, text: text}, nil
+}
+
+// blockOffset maps an offset of a block scalar's content (sf) to f. A value may span lines
+// (a quoted scalar with a line break), so its end is mapped on its own line: behind the
+// block's indentation, except at the start of a line, which blank content lines may have
+// without any indentation.
+func (f *yfile) blockOffset(sf *yfile, indent, off int) (int, bool) {
+	l := sf.lineOf(off)
+	if l < 1 || l > len(f.lines) {
+		return 0, false
+	}
+	col := off - sf.lines[l-1]
+	if col == 0 {
+		return f.lines[l-1], true
+	}
+	return f.lines[l-1] + indent + col, true
+}
+
+// sameBlockBytes reports whether got, bytes of f inside a block scalar, are want, the same
+// bytes of its content: the lines after the first carry up to indent spaces of indentation,
+// and f's line endings.
+func sameBlockBytes(got, want []byte, indent int) bool {
+	lines := bytes.Split(bytes.ReplaceAll(got, []byte("\r\n"), []byte("\n")), []byte("\n"))
+	for i := 1; i < len(lines); i++ {
+		n := 0
+		for n < indent && n < len(lines[i]) && lines[i][n] == ' ' {
+			n++
+		}
+		lines[i] = lines[i][n:]
+	}
+	return bytes.Equal(bytes.Join(lines, []byte("\n")), want)
 }
