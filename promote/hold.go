@@ -22,50 +22,85 @@ type hold struct {
 	digests map[string]bool
 }
 
-// holdFor reads env's history newest first, back to the last ferry write of img that was not a
-// rollback (or the window's start), and returns the hold the rollbacks since then make, nil
-// when there is none. A hold ends when env runs a version the policy orders above the one
-// rolled back from, or one of the versions rolled back from itself (bump --allow-rolled-back
-// or a hand edit put it back on purpose). Holds are cached for the run.
+// holdFor returns the hold the rollbacks of img in env make, nil when there is none. A hold
+// ends when env runs a version the policy orders above the one rolled back from, or one of
+// the versions rolled back from itself (bump --allow-rolled-back or a hand edit put it back on
+// purpose), so what env runs now (cur) is checked on every call.
 func (r *runner) holdFor(ctx context.Context, env *config.Environment, img *config.Image, cur manifests.Ref) (*hold, error) {
-	key := env.Name + "\x00" + img.Name
-	if h, ok := r.holds[key]; ok {
-		return h, nil
+	holds, err := r.envHolds(ctx, env)
+	if err != nil {
+		return nil, err
 	}
-	var h *hold
+	h := holds[img.Name]
+	if h != nil && (h.digests[cur.Digest] || r.orderedAbove(img, cur.Tag, h.tag)) {
+		return nil, nil // what env runs now ended the hold
+	}
+	return h, nil
+}
+
+// envHolds reads env's history newest first, once per run, for every image env runs: back to
+// each image's last ferry write that was not a rollback (the rollbacks since then hold), or
+// to the window's start. One walk serves every image, so status over many images reads the
+// history once per environment.
+func (r *runner) envHolds(ctx context.Context, env *config.Environment) (map[string]*hold, error) {
+	if hs, ok := r.holds[env.Name]; ok {
+		return hs, nil
+	}
+	runs, err := r.current(r.tip, env)
+	if err != nil {
+		return nil, err
+	}
+	pending := map[string]bool{}
+	for name := range runs {
+		pending[name] = true
+	}
+	holds := map[string]*hold{}
 	q := gitrepo.HistoryQuery{Path: env.Path, Since: r.opts.now().Add(-r.window())}
 	q.Stop = func(e gitrepo.Entry) bool {
 		trailers, _ := changeTrailers(e)
-		if trailerOf(trailers, TrailerEnvironment) != env.Name || !writes(trailers, img.Name) {
-			return false
+		if trailerOf(trailers, TrailerEnvironment) != env.Name {
+			return len(pending) == 0
 		}
-		from := imageTrailer(trailers, TrailerRollback, img.Name)
-		if from == "" {
-			return true // an ordinary write: rollbacks before it no longer hold
+		for name := range pending {
+			if writes(trailers, name) {
+				if r.addRollback(holds, name, imageTrailer(trailers, TrailerRollback, name)) {
+					delete(pending, name) // an ordinary write: rollbacks before it no longer hold
+				}
+			}
 		}
-		_, tv, ok := parseImageTrailer(img.Name + "=" + from)
-		if !ok {
-			return false
+		return len(pending) == 0
+	}
+	if len(pending) > 0 {
+		if _, err := r.repo.History(ctx, q); err != nil {
+			return nil, fmt.Errorf("reading %s's history for holds: %w", env.Name, err)
 		}
-		if h == nil {
-			h = &hold{digests: map[string]bool{}}
-		}
-		if tv.digest != "" {
-			h.digests[tv.digest] = true
-		}
-		if h.from == "" || r.orderedAbove(img, tv.tag, h.tag) {
-			h.from, h.tag = from, tv.tag
-		}
+	}
+	r.holds[env.Name] = holds
+	return holds, nil
+}
+
+// addRollback adds a rollback from the reference from to image's hold; it reports true for an
+// ordinary write (from is empty), which ends the walk for the image.
+func (r *runner) addRollback(holds map[string]*hold, image, from string) bool {
+	if from == "" {
+		return true
+	}
+	_, tv, ok := parseImageTrailer(image + "=" + from)
+	if !ok {
 		return false
 	}
-	if _, err := r.repo.History(ctx, q); err != nil {
-		return nil, fmt.Errorf("reading %s's history for holds: %w", env.Name, err)
+	h := holds[image]
+	if h == nil {
+		h = &hold{digests: map[string]bool{}}
+		holds[image] = h
 	}
-	if h != nil && (h.digests[cur.Digest] || r.orderedAbove(img, cur.Tag, h.tag)) {
-		h = nil // what env runs now ended the hold
+	if tv.digest != "" {
+		h.digests[tv.digest] = true
 	}
-	r.holds[key] = h
-	return h, nil
+	if img := r.cfg.Image(image); h.from == "" || img != nil && r.orderedAbove(img, tv.tag, h.tag) {
+		h.from, h.tag = from, tv.tag
+	}
+	return false
 }
 
 // writes reports whether trailers carry a Ferry-Image trailer for image.

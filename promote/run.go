@@ -95,11 +95,11 @@ type runner struct {
 	tipSHA    string // and its commit
 	tmp       string // temporary files (keys copied out of the tree)
 	sign      gitrepo.Signer
-	verified  map[string]verifyOutcome // image, repository and digest → outcome, this run
-	command   string                   // the command run, for the Ferry-Command trailer
-	holds     map[string]*hold         // environment and image → hold (nil: none), this run
-	find      []manifests.Image        // findImages
-	events    []notify.Event           // commits and pull requests made, for notify
+	verified  map[string]verifyOutcome    // image, repository and digest → outcome, this run
+	command   string                      // the command run, for the Ferry-Command trailer
+	holds     map[string]map[string]*hold // environment → image → hold, read once per run
+	find      []manifests.Image           // findImages
+	events    []notify.Event              // commits and pull requests made, for notify
 }
 
 func (o Options) now() time.Time {
@@ -147,7 +147,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
-		verified: map[string]verifyOutcome{}, holds: map[string]*hold{}}
+		verified: map[string]verifyOutcome{}, holds: map[string]map[string]*hold{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
