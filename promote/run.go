@@ -95,11 +95,12 @@ type runner struct {
 	tipSHA    string // and its commit
 	tmp       string // temporary files (keys copied out of the tree)
 	sign      gitrepo.Signer
-	verified  map[string]verifyOutcome    // image, repository and digest → outcome, this run
-	command   string                      // the command run, for the Ferry-Command trailer
-	holds     map[string]map[string]*hold // environment → image → hold, read once per run
-	find      []manifests.Image           // findImages
-	events    []notify.Event              // commits and pull requests made, for notify
+	verified  map[string]verifyOutcome            // image, repository and digest → outcome, this run
+	command   string                              // the command run, for the Ferry-Command trailer
+	holds     map[string]map[string]*hold         // environment → image → hold, read once per run
+	find      []manifests.Image                   // findImages
+	atTip     map[string]map[string]manifests.Ref // current at the run\'s tip, per environment
+	events    []notify.Event                      // commits and pull requests made, for notify
 }
 
 func (o Options) now() time.Time {
@@ -147,7 +148,7 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, repo: repo, log: log, res: &Result{},
 		verifiers: map[string]*registry.Verifier{}, policies: map[string]*policy.Policy{},
-		verified: map[string]verifyOutcome{}, holds: map[string]map[string]*hold{}}
+		verified: map[string]verifyOutcome{}, holds: map[string]map[string]*hold{}, atTip: map[string]map[string]manifests.Ref{}}
 	if cfg == nil {
 		tip, err := repo.Tip(ctx)
 		if err != nil {
@@ -391,8 +392,22 @@ func sameRepo(a, b string) bool {
 	return ra.Name() == rb.Name()
 }
 
-// current reads what env runs now for every image in ferry.yaml, keyed by image name.
+// current reads what env runs now for every image in ferry.yaml, keyed by image name. What
+// the run's own tip holds is read once per environment (status, holds and the commands all
+// ask for it); the map is shared, so callers only read it.
 func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
+	atTip := tip == r.tip
+	if out, ok := r.atTip[env.Name]; ok && atTip {
+		return out, nil
+	}
+	out, err := r.readCurrent(tip, env)
+	if err == nil && atTip {
+		r.atTip[env.Name] = out
+	}
+	return out, err
+}
+
+func (r *runner) readCurrent(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
 	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
