@@ -18,6 +18,8 @@ type VerifyEntry struct {
 	// to be checked).
 	TrustedRoot string
 	Keyless     *Keyless
+	// Attestations the image must also carry, each signed by this entry's key or identity.
+	Attestations []Attestation
 }
 
 // Keyless is a certificate-based (Fulcio-style) identity check.
@@ -34,8 +36,37 @@ type Keyless struct {
 type Verification struct {
 	// Digest is the digest that verified ("sha256:…"); it is the digest callers write.
 	Digest string
-	// Signer names who signed: the key's file or variable, or the certificate identity and issuer.
+	// Signer names who signed: the key's file or variable, or the certificate identity and
+	// issuer; when a verified SLSA provenance names where the image was built from, Signer ends
+	// with " (built from REPO@REF)".
 	Signer string
+	// Source is the repository and ref a verified provenance attestation names, or "".
+	Source string
+	// Attestations lists the attestations looked at for the entry that verified, and what each
+	// said (all of them with WithAllAttestations).
+	Attestations []AttestationResult
+}
+
+// AttestationResult is one attestation found for a digest, as the verify entry that accepted
+// the image saw it.
+type AttestationResult struct {
+	PredicateType string `json:"predicateType"`
+	// Store is where it was found: "att-tag" (cosign 2's sha256-<hex>.att) or "referrer" (a
+	// Sigstore bundle among the digest's OCI referrers).
+	Store string `json:"store"`
+	// Where names the tag layer or referrer manifest.
+	Where string `json:"where"`
+	// Verified is true when the entry's key or identity signed it for this digest; Signer is
+	// then who signed.
+	Verified bool   `json:"verified"`
+	Signer   string `json:"signer,omitempty"`
+	// Required is true when the entry requires this predicate type; Passed when it then matched.
+	Required bool `json:"required"`
+	Passed   bool `json:"passed"`
+	// Said is what the predicate says, in one line (source, matched fields, findings, scan time).
+	Said string `json:"said,omitempty"`
+	// Problem is why it did not verify or did not match.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Refusal reasons, short fixed words that JSON output and skipped lists carry.
@@ -44,6 +75,9 @@ const (
 	ReasonWrongSigner   = "wrong-signer"
 	ReasonRegistryError = "registry-error"
 	ReasonPlatform      = "platform"
+	// ReasonAttestation: the signature verified, but a required attestation is missing, not
+	// signed by the same key or identity, or does not match.
+	ReasonAttestation = "attestation"
 )
 
 // RefusalError says why an image was refused. Verification fails closed: any error while

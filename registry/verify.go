@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -47,6 +48,12 @@ type Verifier struct {
 	remoteFor func(context.Context, name.Repository) ([]remote.Option, error)
 	log       *slog.Logger
 
+	// wantTypes are the predicate types some entry requires; allAttestations fetches all.
+	wantTypes       map[string]struct{}
+	allAttestations bool
+	now             func() time.Time
+	blobs           *diskCache // nil: attestation payloads are not cached
+
 	publicGood     func() (root.TrustedMaterial, error)
 	publicGoodOnce sync.Once
 	publicGoodTM   root.TrustedMaterial
@@ -55,6 +62,7 @@ type Verifier struct {
 
 type verifyEntry struct {
 	VerifyEntry
+	attest   []*attestReq
 	name     string               // how the signer is named in results and refusals
 	key      signature.Verifier   // key entries
 	trusted  root.TrustedMaterial // nil: the public-good root
@@ -87,6 +95,15 @@ func WithLogger(l *slog.Logger) VerifierOption {
 	}
 }
 
+// WithCache keeps attestation payloads in c's cache directory, by digest, across runs.
+func WithCache(c *Client) VerifierOption {
+	return func(v *Verifier) {
+		if c != nil {
+			v.blobs = c.cache
+		}
+	}
+}
+
 // withPublicGoodRoot replaces the loader of the Sigstore public-good trusted root (tests).
 func withPublicGoodRoot(f func() (root.TrustedMaterial, error)) VerifierOption {
 	return func(v *Verifier) { v.publicGood = f }
@@ -100,6 +117,8 @@ func NewVerifier(entries []VerifyEntry, opts ...VerifierOption) (*Verifier, erro
 	v := &Verifier{
 		log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		publicGood: cosign.TrustedRoot,
+		now:        time.Now,
+		wantTypes:  map[string]struct{}{},
 	}
 	for _, o := range opts {
 		o(v)
@@ -115,6 +134,14 @@ func NewVerifier(entries []VerifyEntry, opts ...VerifierOption) (*Verifier, erro
 		if e.Keyless != nil && e.Keyless.InsecureIgnoreTlog {
 			v.log.Warn("transparency-log and timestamp checks are off for a keyless entry (insecureIgnoreTlog): a certificate is only checked against the current time",
 				"entry", i+1, "signer", ve.name)
+		}
+		for j, a := range e.Attestations {
+			req, err := compileAttestation(a)
+			if err != nil {
+				return nil, fmt.Errorf("verify entry %d: attestation %d: %w", i+1, j+1, err)
+			}
+			ve.attest = append(ve.attest, req)
+			v.wantTypes[req.uri] = struct{}{}
 		}
 		v.entries = append(v.entries, ve)
 	}
@@ -236,11 +263,13 @@ func (v *Verifier) trustedMaterial(e *verifyEntry) (root.TrustedMaterial, error)
 // Verify checks the signatures of ref's digest, in both layouts: cosign 2's `sha256-<hex>.sig`
 // tag and cosign 3's Sigstore bundles among the digest's referrers (the referrers API, or the
 // `sha256-<hex>` tag index on registries without it). The first signature that verifies with
-// any entry is enough; the returned Verification names that digest and its signer.
+// an entry whose required attestations are met is enough; the returned Verification names that
+// digest and its signer.
 //
 // Any other outcome is a *RefusalError: ReasonUnsigned when there are no signatures,
 // ReasonWrongSigner when none verifies (the detail says what failed for each),
-// ReasonRegistryError when fetching signatures fails — verification fails closed.
+// ReasonAttestation when a signature verified but a required attestation is missing or does not
+// match, ReasonRegistryError when fetching fails — verification fails closed.
 func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, error) {
 	refuse := func(reason, detail string, err error) error {
 		return &RefusalError{Image: ref.Context().Name(), Digest: ref.DigestStr(), Reason: reason, Detail: detail, Err: err}
@@ -257,13 +286,7 @@ func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, 
 		}
 		ropts = append(ropts, extra...)
 	}
-
-	var problems []string
-	var errs []error
-	fail := func(where string, e *verifyEntry, err error) {
-		problems = append(problems, fmt.Sprintf("%s, %s: %v", where, e.name, err))
-		errs = append(errs, err)
-	}
+	r := &verifyRun{v: v, ref: ref, h: h, ropts: ropts}
 
 	// cosign 2: sha256-<hex>.sig
 	sigList, err := v.signatures(ref, ropts)
@@ -274,39 +297,133 @@ func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, 
 		where := fmt.Sprintf("signature %d of %s", i+1, sigTagName(ref))
 		for _, e := range v.entries {
 			signer, err := v.verifySignature(ctx, e, sig, h)
-			if err != nil {
-				fail(where, e, err)
-				continue
+			if ver, err := r.accept(ctx, where, e, signer, err); ver != nil || err != nil {
+				return ver, err
 			}
-			return &Verification{Digest: h.String(), Signer: signer}, nil
 		}
 	}
 
 	// cosign 3: Sigstore bundles as referrers.
-	bundles, bad, err := v.bundles(ctx, ref, ropts)
-	if err != nil {
+	if err := r.fetchBundles(ctx); err != nil {
 		return nil, refuse(ReasonRegistryError, "fetching Sigstore bundles: "+err.Error(), err)
 	}
-	for _, b := range bad {
-		problems = append(problems, b.Error())
-		errs = append(errs, b)
+	for _, b := range r.bundleBad {
+		r.problems = append(r.problems, b.Error())
+		r.errs = append(r.errs, b)
 	}
-	for _, b := range bundles {
+	for _, b := range r.bundleSigs {
 		where := "bundle " + b.digest
 		for _, e := range v.entries {
 			signer, err := v.verifyBundle(ctx, e, b.bundle, h)
-			if err != nil {
-				fail(where, e, err)
-				continue
+			if ver, err := r.accept(ctx, where, e, signer, err); ver != nil || err != nil {
+				return ver, err
 			}
-			return &Verification{Digest: h.String(), Signer: signer}, nil
 		}
 	}
 
-	if len(sigList) == 0 && len(bundles) == 0 && len(bad) == 0 {
+	switch {
+	case r.attProblem != "":
+		return nil, refuse(ReasonAttestation, r.attProblem, nil)
+	case len(sigList) == 0 && len(r.bundleSigs) == 0 && len(r.bundleBad) == 0:
 		return nil, refuse(ReasonUnsigned, "no cosign signatures (no "+sigTagName(ref)+" tag, no Sigstore bundle referrers)", nil)
 	}
-	return nil, refuse(ReasonWrongSigner, "no signature verified: "+strings.Join(problems, "; "), errors.Join(errs...))
+	return nil, refuse(ReasonWrongSigner, "no signature verified: "+strings.Join(r.problems, "; "), errors.Join(r.errs...))
+}
+
+// verifyRun is the state of one Verify: what was fetched, and what failed.
+type verifyRun struct {
+	v     *Verifier
+	ref   name.Digest
+	h     v1.Hash
+	ropts []remote.Option
+
+	problems []string
+	errs     []error
+
+	attFetched bool
+	attList    []*attCandidate
+
+	bundlesFetched bool
+	bundleSigs     []fetchedBundle
+	bundleAtts     []*attCandidate
+	bundleBad      []error
+
+	attChecked map[*verifyEntry]bool
+	attProblem string // the first entry's unmet attestation
+}
+
+// accept takes the outcome of checking one signature with entry e: a failure is noted; a
+// signature that verified is accepted when e's attestations are met. It returns the
+// Verification, or a refusal that ends Verify (a registry error), or neither to go on.
+func (r *verifyRun) accept(ctx context.Context, where string, e *verifyEntry, signer string, err error) (*Verification, error) {
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s, %s: %v", where, e.name, err))
+		r.errs = append(r.errs, err)
+		return nil, nil
+	}
+	ver := &Verification{Digest: r.h.String(), Signer: signer}
+	if len(e.attest) == 0 && !r.v.allAttestations {
+		return ver, nil
+	}
+	if r.attChecked[e] {
+		return nil, nil // this entry's attestations were found wanting already
+	}
+	if r.attChecked == nil {
+		r.attChecked = map[*verifyEntry]bool{}
+	}
+	r.attChecked[e] = true
+	results, problem, err := r.checkAttestations(ctx, e)
+	if err != nil {
+		return nil, &RefusalError{Image: r.ref.Context().Name(), Digest: r.ref.DigestStr(), Reason: ReasonRegistryError, Detail: err.Error(), Err: err}
+	}
+	if problem != "" {
+		if r.attProblem == "" {
+			r.attProblem = problem + " (entry " + e.name + ")"
+		}
+		return nil, nil
+	}
+	ver.Attestations = results
+	if ver.Source = provenanceOf(results); ver.Source != "" {
+		ver.Signer += " (built from " + ver.Source + ")"
+	}
+	return ver, nil
+}
+
+// fetchBundles reads the digest's Sigstore bundle referrers once, and sorts them into
+// signatures (cosign's sign predicate) and attestations (any other predicate).
+func (r *verifyRun) fetchBundles(ctx context.Context) error {
+	if r.bundlesFetched {
+		return nil
+	}
+	bundles, bad, err := r.v.bundles(ctx, r.ref, r.ropts)
+	if err != nil {
+		return err
+	}
+	r.bundlesFetched, r.bundleBad = true, bad
+	for _, b := range bundles {
+		if t := peekPredicateType(b.bundle); t != "" && t != ctypes.CosignSignPredicateType {
+			r.bundleAtts = append(r.bundleAtts, &attCandidate{store: StoreReferrer, where: "referrer " + b.digest, annotatedType: t, bundle: b.bundle})
+			continue
+		}
+		r.bundleSigs = append(r.bundleSigs, b)
+	}
+	return nil
+}
+
+// peekPredicateType reads, without verifying, the predicate type of a bundle's DSSE statement;
+// "" when it has none.
+func peekPredicateType(b *sgbundle.Bundle) string {
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return ""
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(env.Payload, &st) != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 func sigTagName(ref name.Digest) string {
@@ -363,6 +480,9 @@ func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Op
 		if !explicit && desc.ArtifactType != "" && desc.ArtifactType != string(types.OCIConfigJSON) && desc.ArtifactType != emptyConfigType {
 			continue
 		}
+		if t := desc.Annotations[bundlePredicateAnnotation]; t != "" && t != ctypes.CosignSignPredicateType && !v.wants(t) {
+			continue // an attestation nothing asks for: not fetched
+		}
 		bref := ref.Context().Digest(desc.Digest.String())
 		img, err := remote.Image(bref, ropts...)
 		if err != nil {
@@ -388,12 +508,7 @@ func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Op
 			bad = append(bad, fmt.Errorf("bundle %s: bad payload: %d layers, want 1", desc.Digest, len(layers)))
 			continue
 		}
-		rc, err := layers[0].Uncompressed()
-		if err != nil {
-			return nil, nil, err
-		}
-		raw, err := io.ReadAll(io.LimitReader(rc, 1<<22))
-		rc.Close()
+		raw, err := v.readLayer(layers[0])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -434,68 +549,18 @@ func (v *Verifier) verifySignature(ctx context.Context, e *verifyEntry, sig oci.
 	if got := sci.Critical.Image.DockerManifestDigest; got != h.String() {
 		return "", fmt.Errorf("%w: the signed payload names %q", errDigestMismatch, got)
 	}
-	rb, err := sig.Bundle()
+	co, signer, err := v.checkOpts(e, sig)
 	if err != nil {
-		return "", fmt.Errorf("%w: reading the transparency-log bundle: %v", errBadPayload, err)
+		return "", err
 	}
-	co := &cosign.CheckOpts{ClaimVerifier: cosign.SimpleClaimVerifier}
-	signer := e.name
-	if e.key != nil {
-		co.SigVerifier = e.key
-		if rb == nil {
-			if e.RequireTlog {
-				return "", fmt.Errorf("%w, and requireTlog is set", errNoTlog)
-			}
-			co.IgnoreTlog = true
-		} else {
-			if co.TrustedMaterial, err = v.trustedMaterial(e); err != nil {
-				return "", err
-			}
-		}
-		if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+	co.ClaimVerifier = cosign.SimpleClaimVerifier
+	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+		if e.key != nil {
 			return "", classifyKeyError(err)
 		}
-		return signer, nil
-	}
-
-	cert, err := sig.Cert()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", errKeylessNoCert, err)
-	}
-	if cert == nil {
-		return "", fmt.Errorf("%w on the signature (key-signed?)", errKeylessNoCert)
-	}
-	summary, err := certificate.SummarizeCertificate(cert)
-	if err != nil {
 		return "", fmt.Errorf("%w: %v", errCertificate, err)
 	}
-	if err := e.matchIdentity(summary); err != nil {
-		return "", err
-	}
-	k := e.Keyless
-	ts, err := sig.RFC3161Timestamp()
-	if err != nil {
-		return "", fmt.Errorf("%w: reading the signed timestamp: %v", errBadPayload, err)
-	}
-	if co.TrustedMaterial, err = v.trustedMaterial(e); err != nil {
-		return "", err
-	}
-	co.Identities = []cosign.Identity{{Subject: k.Identity, SubjectRegExp: k.IdentityRegexp, Issuer: k.Issuer, IssuerRegExp: k.IssuerRegexp}}
-	co.IgnoreSCT = k.InsecureIgnoreSCT
-	co.UseSignedTimestamps = ts != nil
-	switch {
-	case k.InsecureIgnoreTlog:
-		co.IgnoreTlog = true
-	case rb != nil:
-	case ts != nil:
-		co.IgnoreTlog = true
-	default:
-		return "", fmt.Errorf("%w or signed timestamp (a keyless signature needs one unless insecureIgnoreTlog)", errNoTlog)
-	}
-	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
-		return "", fmt.Errorf("%w: %v", errCertificate, err)
-	}
-	return describeCert(summary), nil
+	return signer, nil
 }
 
 func (e *verifyEntry) matchIdentity(s certificate.Summary) error {
@@ -524,9 +589,32 @@ func classifyKeyError(err error) error {
 	}
 }
 
-// verifyBundle checks one Sigstore bundle against one entry with cosign's VerifyNewBundle
-// (sigstore-go's verifier), bound to digest h, and requires cosign's sign predicate.
+// verifyBundle checks one Sigstore bundle signature against one entry: verifyBundleSignature,
+// and cosign's sign predicate.
 func (v *Verifier) verifyBundle(ctx context.Context, e *verifyEntry, b *sgbundle.Bundle, h v1.Hash) (string, error) {
+	signer, err := v.verifyBundleSignature(ctx, e, b, h)
+	if err != nil {
+		return "", err
+	}
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return "", fmt.Errorf("%w: the bundle holds no DSSE envelope", errNotCosignSigned)
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if err := json.Unmarshal(env.Payload, &st); err != nil {
+		return "", fmt.Errorf("%w: %v", errBadPayload, err)
+	}
+	if st.PredicateType != ctypes.CosignSignPredicateType {
+		return "", fmt.Errorf("%w: predicate type %q, want %q", errNotCosignSigned, st.PredicateType, ctypes.CosignSignPredicateType)
+	}
+	return signer, nil
+}
+
+// verifyBundleSignature checks one Sigstore bundle against one entry with cosign's
+// VerifyNewBundle (sigstore-go's verifier), bound to digest h.
+func (v *Verifier) verifyBundleSignature(ctx context.Context, e *verifyEntry, b *sgbundle.Bundle, h v1.Hash) (string, error) {
 	digest, err := hex.DecodeString(h.Hex)
 	if err != nil {
 		return "", err
@@ -601,19 +689,6 @@ func (v *Verifier) verifyBundle(ctx context.Context, e *verifyEntry, b *sgbundle
 		default:
 			return "", fmt.Errorf("%w: %v", errCertificate, err)
 		}
-	}
-	env := b.GetDsseEnvelope()
-	if env == nil {
-		return "", fmt.Errorf("%w: the bundle holds no DSSE envelope", errNotCosignSigned)
-	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if err := json.Unmarshal(env.Payload, &st); err != nil {
-		return "", fmt.Errorf("%w: %v", errBadPayload, err)
-	}
-	if st.PredicateType != ctypes.CosignSignPredicateType {
-		return "", fmt.Errorf("%w: predicate type %q, want %q", errNotCosignSigned, st.PredicateType, ctypes.CosignSignPredicateType)
 	}
 	return signer, nil
 }
