@@ -442,4 +442,3 @@ func (v *Verifier) readLayer(l v1.Layer) ([]byte, error) {
 	v.blobs.writeBlob(d, b)
 	return b, nil
 }
-
