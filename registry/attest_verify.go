@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -93,6 +96,7 @@ func (r *verifyRun) attTag() ([]*attCandidate, error) {
 		}
 		t := ann[attPredicateAnnotation]
 		if !r.v.wants(t) {
+			r.skipped = appendUnique(r.skipped, t)
 			continue
 		}
 		c, err := r.v.cachedPayload(s)
@@ -219,6 +223,9 @@ func (r *verifyRun) unmet(ctx context.Context, e *verifyEntry, req *attestReq, c
 		}
 	}
 	if len(typed) == 0 {
+		for _, t := range r.skipped {
+			seen = appendUnique(seen, t)
+		}
 		found := "none"
 		if len(seen) > 0 {
 			found = strings.Join(seen, ", ")
@@ -421,21 +428,36 @@ func (v *Verifier) cachedPayload(s oci.Signature) (oci.Signature, error) {
 	return payloadSig{ociSignature: s, payload: b}, nil
 }
 
-// readLayer returns a referrer's single layer, through the digest cache.
-func (v *Verifier) readLayer(l v1.Layer) ([]byte, error) {
-	d, err := l.Digest()
-	if err != nil {
-		return nil, err
+// manifestByDigest reads a manifest named by digest (a referrer's) through the digest cache.
+func (v *Verifier) manifestByDigest(repo name.Repository, d v1.Hash, ropts []remote.Option) (*v1.Manifest, error) {
+	raw, ok := v.blobs.readBlob(d)
+	if !ok {
+		desc, err := remote.Get(repo.Digest(d.String()), ropts...)
+		if err != nil {
+			return nil, err
+		}
+		raw = desc.Manifest
+		v.blobs.writeBlob(d, raw) // kept only when the bytes are d's
 	}
+	return v1.ParseManifest(bytes.NewReader(raw))
+}
+
+// blobByDigest reads a small blob (a bundle) through the digest cache; go-containerregistry
+// checks a fetched blob against its digest, and the cache checks what it returns.
+func (v *Verifier) blobByDigest(repo name.Repository, d v1.Hash, ropts []remote.Option) ([]byte, error) {
 	if b, ok := v.blobs.readBlob(d); ok {
 		return b, nil
 	}
-	rc, err := l.Uncompressed()
+	l, err := remote.Layer(repo.Digest(d.String()), ropts...)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<22))
+	b, err := io.ReadAll(io.LimitReader(rc, maxCachedBlob))
 	if err != nil {
 		return nil, err
 	}

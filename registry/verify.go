@@ -348,6 +348,7 @@ type verifyRun struct {
 	bundleAtts     []*attCandidate
 	bundleBad      []error
 
+	skipped    []string // predicate types seen in annotations and not fetched (nothing wants them)
 	attChecked map[*verifyEntry]bool
 	attProblem string // the first entry's unmet attestation
 }
@@ -395,9 +396,12 @@ func (r *verifyRun) fetchBundles(ctx context.Context) error {
 	if r.bundlesFetched {
 		return nil
 	}
-	bundles, bad, err := r.v.bundles(ctx, r.ref, r.ropts)
+	bundles, bad, skipped, err := r.v.bundles(ctx, r.ref, r.ropts)
 	if err != nil {
 		return err
+	}
+	for _, t := range skipped {
+		r.skipped = appendUnique(r.skipped, t)
 	}
 	r.bundlesFetched, r.bundleBad = true, bad
 	for _, b := range bundles {
@@ -464,14 +468,14 @@ type fetchedBundle struct {
 
 // bundles fetches the Sigstore bundles among ref's referrers. Registry errors are returned as
 // err; referrers that are not readable bundles are returned as bad.
-func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Option) (out []fetchedBundle, bad []error, err error) {
+func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Option) (out []fetchedBundle, bad []error, skipped []string, err error) {
 	idx, err := remote.Referrers(ref, ropts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, desc := range im.Manifests {
 		explicit := desc.ArtifactType == BundleArtifactType
@@ -481,36 +485,24 @@ func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Op
 			continue
 		}
 		if t := desc.Annotations[bundlePredicateAnnotation]; t != "" && t != ctypes.CosignSignPredicateType && !v.wants(t) {
+			skipped = append(skipped, t)
 			continue // an attestation nothing asks for: not fetched
 		}
-		bref := ref.Context().Digest(desc.Digest.String())
-		img, err := remote.Image(bref, ropts...)
+		man, err := v.manifestByDigest(ref.Context(), desc.Digest, ropts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		layers, err := img.Layers()
-		if err != nil {
-			return nil, nil, err
-		}
-		if !explicit {
-			if len(layers) != 1 {
-				continue
-			}
-			mt, err := layers[0].MediaType()
-			if err != nil {
-				return nil, nil, err
-			}
-			if !strings.HasPrefix(string(mt), "application/vnd.dev.sigstore.bundle") {
-				continue
-			}
+		layers := man.Layers
+		if !explicit && (len(layers) != 1 || !strings.HasPrefix(string(layers[0].MediaType), "application/vnd.dev.sigstore.bundle")) {
+			continue
 		}
 		if len(layers) != 1 {
 			bad = append(bad, fmt.Errorf("bundle %s: bad payload: %d layers, want 1", desc.Digest, len(layers)))
 			continue
 		}
-		raw, err := v.readLayer(layers[0])
+		raw, err := v.blobByDigest(ref.Context(), layers[0].Digest, ropts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		b := &sgbundle.Bundle{}
 		if err := b.UnmarshalJSON(raw); err != nil {
@@ -519,7 +511,7 @@ func (v *Verifier) bundles(_ context.Context, ref name.Digest, ropts []remote.Op
 		}
 		out = append(out, fetchedBundle{digest: desc.Digest.String(), bundle: b})
 	}
-	return out, bad, nil
+	return out, bad, skipped, nil
 }
 
 // Failure descriptions that start each problem in a refusal's detail.

@@ -37,7 +37,6 @@ type Signer struct {
 // when the registry has it, else the `sha256-<hex>` tag index. Keyless bundles are logged in
 // s.CA's transparency log unless WithoutTlog is given; key bundles only with WithTlog.
 func SignBundle(ctx context.Context, ref name.Digest, s Signer, opts ...Option) error {
-	o := makeOptions(opts)
 	alg, hexDigest, ok := strings.Cut(ref.DigestStr(), ":")
 	if !ok {
 		return fmt.Errorf("digest %q has no algorithm", ref.DigestStr())
@@ -51,6 +50,25 @@ func SignBundle(ctx context.Context, ref name.Digest, s Signer, opts ...Option) 
 	if err != nil {
 		return err
 	}
+	return writeBundle(ctx, ref, s, ctypes.CosignSignPredicateType, pl, makeOptions(opts))
+}
+
+// AttestBundle attests ref's digest in the layout of cosign 3's `attest` and GitHub's
+// attest-build-provenance with push-to-registry: a Sigstore bundle whose DSSE envelope holds an
+// in-toto statement of predicateType with predicate (JSON), written as a referrer annotated
+// with its predicate type. WithSubject names another digest in the statement; the tlog
+// options are as for SignBundle.
+func AttestBundle(ctx context.Context, ref name.Digest, s Signer, predicateType string, predicate []byte, opts ...Option) error {
+	o := makeOptions(opts)
+	pl, err := statementJSON(ref, predicateType, predicate, o)
+	if err != nil {
+		return err
+	}
+	return writeBundle(ctx, ref, s, predicateType, pl, o)
+}
+
+func writeBundle(ctx context.Context, ref name.Digest, s Signer, predicateType string, pl []byte, o *options) error {
+	var err error
 	bopts := sign.BundleOptions{Context: ctx}
 	var kp sign.Keypair
 	log := o.tlog
@@ -82,7 +100,7 @@ func SignBundle(ctx context.Context, ref name.Digest, s Signer, opts ...Option) 
 		return err
 	}
 	ropts := append([]remote.Option{remote.WithContext(ctx)}, o.remote...)
-	if err := ociremote.WriteAttestationNewBundleFormat(ref, raw, ctypes.CosignSignPredicateType, ociremote.WithRemoteOptions(ropts...)); err != nil {
+	if err := ociremote.WriteAttestationNewBundleFormat(ref, raw, predicateType, ociremote.WithRemoteOptions(ropts...)); err != nil {
 		return fmt.Errorf("writing bundle for %s: %w", ref, err)
 	}
 	return nil

@@ -9,6 +9,10 @@
 //   - cosign 3: a Sigstore bundle (v0.3, DSSE envelope of an in-toto statement with cosign's
 //     sign predicate) stored as an OCI referrer of the image (SignBundle), which go-containerregistry
 //     writes through the referrers API or, when the registry lacks it, the `sha256-<hex>` tag index.
+//
+// Attestations come in the same two layouts: a DSSE envelope on the `sha256-<hex>.att` tag
+// (AttestWithKey, AttestKeyless; what cosign 2's `attest` writes), and a bundle referrer with
+// any predicate (AttestBundle; cosign 3 and GitHub's attest actions).
 package sigtest
 
 import (
@@ -70,6 +74,7 @@ type options struct {
 	noTlog  bool
 	tamper  bool
 	payload []byte
+	subject *name.Digest
 }
 
 // WithRemoteOptions passes go-containerregistry options (transport, auth) to the registry writes.
