@@ -259,6 +259,7 @@ func (r *runner) verifierFor(ctx context.Context, img *config.Image) (*registry.
 	v, err := registry.NewVerifier(entries,
 		registry.WithRemoteOptions(r.reg.RemoteOptions(ctx)...),
 		registry.WithRemoteOptionsFor(r.reg.RemoteOptionsFor),
+		registry.WithCache(r.reg),
 		registry.WithLogger(r.log.With("image", img.Name)))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: verify: %w", img.Name, err)
@@ -504,7 +505,21 @@ func VerifyEntries(img *config.Image, resolve func(string) (string, error)) ([]r
 				InsecureIgnoreTlog: k.InsecureIgnoreTlog, InsecureIgnoreSCT: k.InsecureIgnoreSCT,
 			}
 		}
+		entry.Attestations = attestations(e.Attestations)
 		entries = append(entries, entry)
 	}
 	return entries, nil
+}
+
+// attestations turns ferry.yaml's required attestations into the registry's.
+func attestations(list []config.Attestation) []registry.Attestation {
+	var out []registry.Attestation
+	for _, a := range list {
+		ra := registry.Attestation{PredicateType: a.PredicateType, MaxSeverity: a.MaxSeverity, MaxAge: a.MaxAge}
+		for _, m := range a.Match {
+			ra.Match = append(ra.Match, registry.FieldMatch{Path: m.Path, Want: m.Want})
+		}
+		out = append(out, ra)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 	"strings"
 	"time"
 
@@ -175,7 +176,32 @@ type VerifyEntry struct {
 	// RequireTlog makes a transparency-log entry mandatory for a key signature.
 	RequireTlog bool     `yaml:"requireTlog,omitempty"`
 	Keyless     *Keyless `yaml:"keyless,omitempty"`
-	Line        int      `yaml:"-"`
+	// Attestations the image must also carry, signed by this entry's key or identity.
+	Attestations []Attestation `yaml:"attestations,omitempty"`
+	Line         int           `yaml:"-"`
+}
+
+// Attestation is one attestation a verify entry requires (DESIGN.md "Attestations").
+type Attestation struct {
+	// PredicateType is a URI or one of cosign's short names (slsaprovenance1, vuln, …).
+	PredicateType string `yaml:"predicateType"`
+	// Match maps dotted predicate paths to an exact string or a /regexp/, in file order.
+	Match Matches `yaml:"match,omitempty"`
+	// MaxSeverity (vulnerability predicates): none, low, medium, high or critical.
+	MaxSeverity string `yaml:"maxSeverity,omitempty"`
+	// MaxAge (vulnerability predicates): how old the scan may be.
+	MaxAge time.Duration `yaml:"maxAge,omitempty"`
+	Line   int           `yaml:"-"`
+}
+
+// Matches is a mapping of dotted paths to wanted values that keeps the file's order, so that
+// "the first field that did not match" means the first one written.
+type Matches []Match
+
+// Match is one entry of an attestation's match mapping.
+type Match struct {
+	Path, Want string
+	Line       int
 }
 
 // Keyless is a certificate identity check. One of Issuer and IssuerRegexp is set, and one of
@@ -360,3 +386,14 @@ const (
 	ProviderGitLab Provider = "gitlab"
 	ProviderGitea  Provider = "gitea"
 )
+
+// MarshalYAML writes the matches back as the mapping they were read from, in order.
+func (m Matches) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, x := range m {
+		n.Content = append(n.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x.Path},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x.Want})
+	}
+	return n, nil
+}

@@ -238,6 +238,7 @@ func describe(n *yaml.Node) string {
 var (
 	durationType        = reflect.TypeOf(time.Duration(0))
 	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+	matchesType         = reflect.TypeOf(Matches(nil))
 )
 
 // decode sets v from n, recording errors with path.
@@ -264,6 +265,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.errorf(n.Line, path, "%v", err)
 			}
 		}
+		return
+	}
+	if v.Type() == matchesType {
+		d.matches(n, v.Addr().Interface().(*Matches), path)
 		return
 	}
 	if v.Type() == durationType {
@@ -325,6 +330,34 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	default:
 		panic(fmt.Sprintf("config: no decoding for %s at %s", v.Type(), path))
+	}
+}
+
+// matches decodes a mapping of dotted paths to strings, keeping its order.
+func (d *decoder) matches(n *yaml.Node, m *Matches, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n.Line, path, "want a mapping of dotted predicate paths to values, got %s", describe(n))
+		return
+	}
+	for _, p := range d.pairs(n, path, 0) {
+		if p.key.Kind != yaml.ScalarNode || p.key.Tag == "!!null" {
+			d.errs = append(d.errs, &Error{File: d.file, Line: p.key.Line, Path: path, Msg: "keys must be dotted paths, got " + describe(p.key)})
+			continue
+		}
+		kp := childPath(path, p.key.Value)
+		d.lines[kp] = p.key.Line
+		val := d.resolve(p.val, kp)
+		if val == nil {
+			continue
+		}
+		if val.Kind == yaml.ScalarNode && val.Tag == "!!bool" {
+			// true and false are what a predicate's booleans compare as.
+			*m = append(*m, Match{Path: p.key.Value, Want: strings.ToLower(val.Value), Line: p.key.Line})
+			continue
+		}
+		if s, ok := d.scalarText(val, kp); ok {
+			*m = append(*m, Match{Path: p.key.Value, Want: s, Line: p.key.Line})
+		}
 	}
 }
 

@@ -140,6 +140,35 @@ func TestParseInvalid(t *testing.T) {
 			"ferry.yaml:8: images[0].verify[1]: neither key nor keyless; set one",
 		},
 	}, {
+		name: "attestations: bad predicate type, regexp, severity, unknown key, limits on provenance",
+		yaml: "images:\n  - name: api\n    repository: ghcr.io/acme/api\n    policy: {semver: ^1}\n    verify:\n" +
+			"      - key: k.pub\n        attestations:\n" +
+			"          - predicateType: slsa\n" +
+			"          - predicateType: slsaprovenance1\n            match:\n              buildDefinition.externalParameters.workflow.ref: /^refs/(heads/main$/\n              a..b: x\n" +
+			"            maxSeverity: low\n" +
+			"          - predicateType: vuln\n            maxSeverity: severe\n            maxAge: 1week\n            scanner: trivy\n" +
+			"          - {}\n",
+		want: []string{
+			`ferry.yaml:8: images[0].verify[0].attestations[0].predicateType: predicate type "slsa" is neither a URI nor one of cosign's names (custom, cyclonedx, link, openvex, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, vuln)`,
+			`ferry.yaml:11: images[0].verify[0].attestations[1].match.buildDefinition.externalParameters.workflow.ref: "/^refs/(heads/main$/" is not a valid regular expression: error parsing regexp: missing closing ): ` + "`^refs/(heads/main$`",
+			`ferry.yaml:12: images[0].verify[0].attestations[1].match.a..b: "a..b" is not a dotted path into the predicate like buildDefinition.externalParameters.workflow.ref`,
+			"ferry.yaml:13: images[0].verify[0].attestations[1].maxSeverity: applies to vulnerability attestations (vuln, https://cosign.sigstore.dev/attestation/vuln/v1), not https://slsa.dev/provenance/v1",
+			`ferry.yaml:15: images[0].verify[0].attestations[2].maxSeverity: severity "severe" is not one of none, low, medium, high, critical`,
+			`ferry.yaml:16: images[0].verify[0].attestations[2].maxAge: "1week" is not a duration; write it like 24h, 90m or 1h30m`,
+			"ferry.yaml:17: images[0].verify[0].attestations[2].scanner: unknown key; want one of predicateType, match, maxSeverity, maxAge",
+			"ferry.yaml:18: images[0].verify[0].attestations[3].predicateType: missing; a URI such as https://slsa.dev/provenance/v1, or slsaprovenance1, vuln, …",
+		},
+	}, {
+		name: "attestation match is not a mapping, and a value is a list",
+		yaml: "images:\n  - name: api\n    repository: ghcr.io/acme/api\n    policy: {semver: ^1}\n    verify:\n" +
+			"      - key: k.pub\n        attestations:\n" +
+			"          - {predicateType: custom, match: [a, b]}\n" +
+			"          - {predicateType: custom, match: {a: [1]}}\n",
+		want: []string{
+			"ferry.yaml:8: images[0].verify[0].attestations[0].match: want a mapping of dotted predicate paths to values, got a list",
+			"ferry.yaml:9: images[0].verify[0].attestations[1].match.a: want a string, got a list",
+		},
+	}, {
 		name: "keyless without issuer or identity",
 		yaml: "images:\n  - name: api\n    repository: ghcr.io/acme/api\n    policy: {semver: ^1}\n    verify:\n" +
 			"      - keyless: {trustedRoot: root.json}\n",

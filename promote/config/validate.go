@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/ferryhq/ferry/registry"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -231,6 +232,9 @@ func (v *validator) tags(p string, t *Tags) {
 }
 
 func (v *validator) verifyEntry(p string, e *VerifyEntry) {
+	for i := range e.Attestations {
+		v.attestation(fmt.Sprintf("%s.attestations[%d]", p, i), &e.Attestations[i])
+	}
 	hasKey, hasKeyless := v.has(p+".key"), v.has(p+".keyless")
 	switch {
 	case hasKey && hasKeyless:
@@ -258,6 +262,44 @@ func (v *validator) verifyEntry(p string, e *VerifyEntry) {
 	v.either(kp, "identity", k.Identity, "identityRegexp", k.IdentityRegexp, "the certificate identity, e.g. ^https://github.com/acme/api/")
 	if v.has(kp + ".trustedRoot") {
 		v.repoPath(kp+".trustedRoot", k.TrustedRoot, "trusted root")
+	}
+}
+
+// attestation checks one required attestation: a known predicate type, dotted paths, regexps
+// that compile, and limits only where they mean something.
+func (v *validator) attestation(p string, a *Attestation) {
+	uri := ""
+	if v.required(p+".predicateType", a.PredicateType, "a URI such as https://slsa.dev/provenance/v1, or slsaprovenance1, vuln, …") {
+		var err error
+		if uri, err = registry.PredicateTypeURI(a.PredicateType); err != nil {
+			v.fail(p+".predicateType", "%v", err)
+		}
+	}
+	for _, m := range a.Match {
+		mp := p + ".match." + m.Path
+		if strings.Contains(m.Path, "..") || strings.HasPrefix(m.Path, ".") || strings.HasSuffix(m.Path, ".") || strings.TrimSpace(m.Path) != m.Path {
+			v.fail(mp, "%q is not a dotted path into the predicate like buildDefinition.externalParameters.workflow.ref", m.Path)
+		}
+		if re, ok := registry.IsRegexpMatch(m.Want); ok {
+			if _, err := regexp.Compile(re); err != nil {
+				v.failErr(mp, err, "%q is not a valid regular expression", m.Want)
+			}
+		}
+	}
+	if a.MaxSeverity != "" {
+		if _, err := registry.SeverityRank(a.MaxSeverity); err != nil {
+			v.fail(p+".maxSeverity", "%v", err)
+		}
+	}
+	if a.MaxAge < 0 {
+		v.fail(p+".maxAge", "negative; write how old a scan may be, like 168h")
+	}
+	if uri != "" && uri != registry.PredicateVuln {
+		for _, k := range []string{"maxSeverity", "maxAge"} {
+			if v.has(p + "." + k) {
+				v.fail(p+"."+k, "applies to vulnerability attestations (vuln, %s), not %s", registry.PredicateVuln, uri)
+			}
+		}
 	}
 }
 
