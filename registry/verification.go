@@ -88,6 +88,8 @@ type RefusalError struct {
 	Reason string // one of the Reason constants
 	Detail string
 	Err    error
+	// Attestations, for ReasonAttestation: what the entry whose signature verified found.
+	Attestations []AttestationResult
 }
 
 func (e *RefusalError) Error() string {

@@ -323,7 +323,9 @@ func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, 
 
 	switch {
 	case r.attProblem != "":
-		return nil, refuse(ReasonAttestation, r.attProblem, nil)
+		err := refuse(ReasonAttestation, r.attProblem, nil)
+		err.(*RefusalError).Attestations = r.attResults
+		return nil, err
 	case len(sigList) == 0 && len(r.bundleSigs) == 0 && len(r.bundleBad) == 0:
 		return nil, refuse(ReasonUnsigned, "no cosign signatures (no "+sigTagName(ref)+" tag, no Sigstore bundle referrers)", nil)
 	}
@@ -351,6 +353,7 @@ type verifyRun struct {
 	skipped    []string // predicate types seen in annotations and not fetched (nothing wants them)
 	attChecked map[*verifyEntry]bool
 	attProblem string // the first entry's unmet attestation
+	attResults []AttestationResult
 }
 
 // accept takes the outcome of checking one signature with entry e: a failure is noted; a
@@ -374,12 +377,16 @@ func (r *verifyRun) accept(ctx context.Context, where string, e *verifyEntry, si
 	}
 	r.attChecked[e] = true
 	results, problem, err := r.checkAttestations(ctx, e)
-	if err != nil {
+	switch {
+	case err != nil && len(e.attest) == 0:
+		// Only listing (WithAllAttestations) for an entry that requires none: not a refusal.
+		r.v.log.Warn("could not list the image's attestations", "image", r.ref.String(), "err", err)
+		return ver, nil
+	case err != nil:
 		return nil, &RefusalError{Image: r.ref.Context().Name(), Digest: r.ref.DigestStr(), Reason: ReasonRegistryError, Detail: err.Error(), Err: err}
-	}
-	if problem != "" {
+	case problem != "":
 		if r.attProblem == "" {
-			r.attProblem = problem + " (entry " + e.name + ")"
+			r.attProblem, r.attResults = problem+" (entry "+e.name+")", results
 		}
 		return nil, nil
 	}

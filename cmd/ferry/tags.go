@@ -23,7 +23,8 @@ func tagsVerifier(c *cli.Context, client *registry.Client) (registry.DigestVerif
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...), registry.WithRemoteOptionsFor(client.RemoteOptionsFor))
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...),
+		registry.WithRemoteOptionsFor(client.RemoteOptionsFor), registry.WithCache(client))
 	if err != nil {
 		return nil, err
 	}

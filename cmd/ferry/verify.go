@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,54 @@ func verifyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "require-tlog", Usage: "key signatures: require a transparency-log entry", EnvVars: []string{"FERRY_REQUIRE_TLOG"}},
 		&cli.BoolFlag{Name: "insecure-ignore-tlog", Usage: "keyless: accept signatures with no transparency-log entry or signed timestamp (warns every run)", EnvVars: []string{"FERRY_INSECURE_IGNORE_TLOG"}},
 		&cli.BoolFlag{Name: "insecure-ignore-sct", Usage: "keyless: do not require a certificate transparency SCT", EnvVars: []string{"FERRY_INSECURE_IGNORE_SCT"}},
+		&cli.StringSliceFlag{Name: "attestation-type", Usage: "require an attestation of this predicate type (a URI, or slsaprovenance1, slsaprovenance, vuln, …), signed like the image (repeatable)", EnvVars: []string{"FERRY_ATTESTATION_TYPE"}},
+		&cli.StringSliceFlag{Name: "attestation-match", Usage: "PATH=VALUE: a dotted predicate path and an exact value or /regexp/ the one --attestation-type must say (repeatable)", EnvVars: []string{"FERRY_ATTESTATION_MATCH"}},
+		&cli.StringFlag{Name: "attestation-max-severity", Usage: "with --attestation-type vuln: no finding above none|low|medium|high|critical", EnvVars: []string{"FERRY_ATTESTATION_MAX_SEVERITY"}},
+		&cli.DurationFlag{Name: "attestation-max-age", Usage: "with --attestation-type vuln: the scan finished at most this long ago (e.g. 168h)", EnvVars: []string{"FERRY_ATTESTATION_MAX_AGE"}},
 	}
+}
+
+// attestationsFromFlags turns the --attestation-* flags into required attestations: one per
+// --attestation-type; --attestation-match applies to the only type given, the severity and age
+// limits to the vuln one. Mistakes are usage errors, before any request.
+func attestationsFromFlags(c *cli.Context) ([]registry.Attestation, error) {
+	types, matches := c.StringSlice("attestation-type"), c.StringSlice("attestation-match")
+	sev, age := c.String("attestation-max-severity"), c.Duration("attestation-max-age")
+	if len(types) == 0 {
+		if len(matches) > 0 || sev != "" || age != 0 {
+			return nil, usageError("--attestation-match, --attestation-max-severity and --attestation-max-age need --attestation-type")
+		}
+		return nil, nil
+	}
+	if len(matches) > 0 && len(types) > 1 {
+		return nil, usageError("--attestation-match applies to one --attestation-type; for several attestations with matches, list them in ferry.yaml (--config)")
+	}
+	var out []registry.Attestation
+	vuln := -1
+	for i, t := range types {
+		uri, err := registry.PredicateTypeURI(t)
+		if err != nil {
+			return nil, usageError("--attestation-type: %v", err)
+		}
+		if uri == registry.PredicateVuln {
+			vuln = i
+		}
+		out = append(out, registry.Attestation{PredicateType: uri})
+	}
+	for _, m := range matches {
+		p, want, ok := strings.Cut(m, "=")
+		if !ok || p == "" {
+			return nil, usageError("--attestation-match %q: want PATH=VALUE, e.g. buildDefinition.externalParameters.workflow.ref=/^refs/heads/main$/", m)
+		}
+		out[0].Match = append(out[0].Match, registry.FieldMatch{Path: p, Want: want})
+	}
+	if sev != "" || age != 0 {
+		if vuln < 0 {
+			return nil, usageError("--attestation-max-severity and --attestation-max-age apply to --attestation-type vuln")
+		}
+		out[vuln].MaxSeverity, out[vuln].MaxAge = sev, age
+	}
+	return out, nil
 }
 
 // verifyEntriesFromFlags turns the verify flags into entries: one per --key, plus one keyless
@@ -58,18 +107,25 @@ func verifyEntriesFromFlags(c *cli.Context) ([]registry.VerifyEntry, error) {
 	case !keyless && len(keys) == 0 && trustedRoot != "":
 		return nil, usageError("--trusted-root needs --key or --certificate-identity…")
 	}
+	atts, err := attestationsFromFlags(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(atts) > 0 && len(keys) == 0 && !keyless {
+		return nil, usageError("--attestation-type needs --key or --certificate-identity…: an attestation must be signed like the image")
+	}
 	var entries []registry.VerifyEntry
 	for _, k := range keys {
 		if k == "" {
 			return nil, usageError("--key is empty")
 		}
-		entries = append(entries, registry.VerifyEntry{Key: k, RequireTlog: requireTlog, TrustedRoot: trustedRoot})
+		entries = append(entries, registry.VerifyEntry{Key: k, RequireTlog: requireTlog, TrustedRoot: trustedRoot, Attestations: atts})
 	}
 	if keyless {
 		entries = append(entries, registry.VerifyEntry{Keyless: &registry.Keyless{
 			Identity: id, IdentityRegexp: idRE, Issuer: iss, IssuerRegexp: issRE,
 			TrustedRoot: trustedRoot, InsecureIgnoreTlog: ignoreTlog, InsecureIgnoreSCT: ignoreSCT,
-		}})
+		}, Attestations: atts})
 	}
 	return entries, nil
 }
@@ -124,8 +180,13 @@ type verifyResult struct {
 	Digest   string `json:"digest"`
 	Verified bool   `json:"verified"`
 	Signer   string `json:"signer,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Detail   string `json:"detail,omitempty"`
+	// Source is the repository@ref a verified provenance attestation names.
+	Source string `json:"source,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Attestations found for the digest and what each said, as the entry that verified the
+	// signature saw them.
+	Attestations []registry.AttestationResult `json:"attestations"`
 }
 
 func runVerify(c *cli.Context) error {
@@ -161,7 +222,8 @@ func runVerify(c *cli.Context) error {
 	if ref, err = client.ParseReference(arg); err != nil { // with the client's view of plain-HTTP hosts
 		return usageError("REF %q: %v", arg, err)
 	}
-	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...), registry.WithRemoteOptionsFor(client.RemoteOptionsFor))
+	v, err := registry.NewVerifier(entries, registry.WithLogger(slog.Default()), registry.WithRemoteOptions(client.RemoteOptions(c.Context)...),
+		registry.WithRemoteOptionsFor(client.RemoteOptionsFor), registry.WithCache(client), registry.WithAllAttestations())
 	if err != nil {
 		return err
 	}
@@ -175,14 +237,16 @@ func runVerify(c *cli.Context) error {
 		}
 		d = ref.Context().Digest(dgst)
 	}
-	res := verifyResult{Ref: arg, Digest: d.DigestStr()}
+	res := verifyResult{Ref: arg, Digest: d.DigestStr(), Attestations: []registry.AttestationResult{}}
 	ver, verr := v.Verify(c.Context, d)
 	var re *registry.RefusalError
 	switch {
 	case verr == nil:
-		res.Verified, res.Digest, res.Signer = true, ver.Digest, ver.Signer
+		res.Verified, res.Digest, res.Signer, res.Source = true, ver.Digest, ver.Signer, ver.Source
+		res.Attestations = append(res.Attestations, ver.Attestations...)
 	case errors.As(verr, &re):
 		res.Reason, res.Detail = re.Reason, re.Detail
+		res.Attestations = append(res.Attestations, re.Attestations...)
 	default:
 		return verr
 	}
@@ -190,13 +254,34 @@ func runVerify(c *cli.Context) error {
 		if err := writeJSON(c.App.Writer, res); err != nil {
 			return err
 		}
-	} else if res.Verified {
-		fmt.Fprintf(c.App.Writer, "verified %s@%s\nsigner: %s\n", d.Context().Name(), res.Digest, res.Signer)
 	} else {
-		fmt.Fprintf(c.App.Writer, "refused %s@%s: %s\n%s\n", d.Context().Name(), res.Digest, res.Reason, res.Detail)
+		writeVerifyText(c.App.Writer, d, res)
 	}
 	if verr != nil {
 		return refused(verr)
 	}
 	return nil
+}
+
+// writeVerifyText prints a verify result for people: the outcome, then each attestation found.
+func writeVerifyText(w io.Writer, d name.Digest, res verifyResult) {
+	if res.Verified {
+		fmt.Fprintf(w, "verified %s@%s\nsigner: %s\n", d.Context().Name(), res.Digest, res.Signer)
+	} else {
+		fmt.Fprintf(w, "refused %s@%s: %s\n%s\n", d.Context().Name(), res.Digest, res.Reason, res.Detail)
+	}
+	for _, a := range res.Attestations {
+		state := "not verified"
+		switch {
+		case a.Required && a.Passed:
+			state = "required, passed"
+		case a.Required && a.Verified:
+			state = "required, did not match"
+		case a.Required:
+			state = "required, not verified"
+		case a.Verified:
+			state = "verified"
+		}
+		fmt.Fprintf(w, "attestation %s (%s, %s): %s\n", cmp.Or(a.PredicateType, "of unknown type"), a.Store, state, cmp.Or(a.Problem, a.Said, "-"))
+	}
 }

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferryhq/ferry/internal/sigtest"
+	"github.com/ferryhq/ferry/registry"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -25,6 +27,7 @@ type verifyFixture struct {
 	host            string
 	keyPath, other  string
 	signed, movedTo name.Digest
+	attested        name.Digest // signed with key, with a SLSA v1 provenance (main) and a scan with a high finding
 	rootPath        string
 }
 
@@ -82,8 +85,22 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	if err := sigtest.SignBundle(ctx, keyless, sigtest.Signer{CA: ca, Identity: "ci@acme.example", Issuer: "https://issuer.acme.example"}, sigtest.WithoutTlog()); err != nil {
 		t.Fatal(err)
 	}
+	f.attested = push("attested")
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(sigtest.SignWithKey(ctx, f.attested, key))
+	check(sigtest.AttestWithKey(ctx, f.attested, key, "https://slsa.dev/provenance/v1", []byte(provenanceV1)))
+	check(sigtest.AttestWithKey(ctx, f.attested, key, "https://cosign.sigstore.dev/attestation/vuln/v1",
+		[]byte(`{"scanner":{"uri":"pkg:github/aquasecurity/trivy@0.58.1","result":{"Results":[{"Vulnerabilities":[{"VulnerabilityID":"CVE-2026-0001","Severity":"HIGH"}]}]}},"metadata":{"scanFinishedOn":"`+time.Now().UTC().Format(time.RFC3339)+`"}}`)))
 	return f
 }
+
+// provenanceV1 is a SLSA v1 predicate as actions/attest-build-provenance writes it.
+const provenanceV1 = `{"buildDefinition":{"buildType":"https://actions.github.io/buildtypes/workflow/v1","externalParameters":{"workflow":{"ref":"refs/heads/main","repository":"https://github.com/acme/api","path":".github/workflows/release.yml"}}},"runDetails":{"builder":{"id":"https://github.com/actions/runner/github-hosted"}}}`
 
 func TestVerifyCommandExitCodes(t *testing.T) {
 	f := newVerifyFixture(t)
@@ -112,6 +129,22 @@ func TestVerifyCommandExitCodes(t *testing.T) {
 		{"identity without issuer", []string{"--certificate-identity", "a", repo}, exitUsage, "", "needs --certificate-oidc-issuer"},
 		{"bad output", []string{"--key", f.keyPath, "--output", "yaml", repo}, exitUsage, "", "--output"},
 		{"missing key file", []string{"--key", f.keyPath + ".missing", repo + ":signed"}, exitError, "", "reading key"},
+		{"provenance required and met", []string{"--key", f.keyPath, "--attestation-type", "slsaprovenance1",
+			"--attestation-match", "buildDefinition.externalParameters.workflow.ref=/^refs/(heads/main|tags/v.*)$/",
+			"--attestation-match", "buildDefinition.externalParameters.workflow.repository=https://github.com/acme/api", repo + ":attested"},
+			exitOK, "signer: key " + f.keyPath + " (built from https://github.com/acme/api@refs/heads/main)\nattestation https://slsa.dev/provenance/v1 (att-tag, required, passed): built from https://github.com/acme/api@refs/heads/main", ""},
+		{"provenance from another branch refused", []string{"--key", f.keyPath, "--attestation-type", "slsaprovenance1",
+			"--attestation-match", "buildDefinition.externalParameters.workflow.ref=refs/heads/release", repo + ":attested"},
+			exitRefused, `refused ` + repo + "@" + f.attested.DigestStr() + `: attestation` + "\n" + `https://slsa.dev/provenance/v1: buildDefinition.externalParameters.workflow.ref is "refs/heads/main", want refs/heads/release`, "attestation"},
+		{"scan with a high finding refused at medium", []string{"--key", f.keyPath, "--attestation-type", "vuln", "--attestation-max-severity", "medium", "--attestation-max-age", "24h", repo + ":attested"},
+			exitRefused, "1 finding(s) of severity high, above maxSeverity medium", ""},
+		{"no attestation at all refused", []string{"--key", f.keyPath, "--attestation-type", "slsaprovenance1", repo + ":signed"},
+			exitRefused, "https://slsa.dev/provenance/v1: no such attestation", ""},
+		{"attestation match without a type", []string{"--key", f.keyPath, "--attestation-match", "a=b", repo}, exitUsage, "", "need --attestation-type"},
+		{"attestation type that is no type", []string{"--key", f.keyPath, "--attestation-type", "provenance", repo}, exitUsage, "", "neither a URI nor one of cosign's names"},
+		{"attestation without a signer", []string{"--attestation-type", "vuln", repo}, exitUsage, "", "signed like the image"},
+		{"matches for two types", []string{"--key", f.keyPath, "--attestation-type", "vuln", "--attestation-type", "slsaprovenance1", "--attestation-match", "a=b", repo}, exitUsage, "", "applies to one --attestation-type"},
+		{"severity limit without vuln", []string{"--key", f.keyPath, "--attestation-type", "slsaprovenance1", "--attestation-max-severity", "low", repo}, exitUsage, "", "apply to --attestation-type vuln"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,8 +171,17 @@ func TestVerifyCommandJSON(t *testing.T) {
 		wantCode int
 		want     verifyResult
 	}{
-		{"verified", repo + ":signed", exitOK, verifyResult{Ref: repo + ":signed", Digest: f.signed.DigestStr(), Verified: true, Signer: "key " + f.keyPath}},
-		{"refused", repo + ":moved", exitRefused, verifyResult{Ref: repo + ":moved", Digest: f.movedTo.DigestStr(), Reason: "unsigned"}},
+		{"verified", repo + ":signed", exitOK, verifyResult{Ref: repo + ":signed", Digest: f.signed.DigestStr(), Verified: true, Signer: "key " + f.keyPath, Attestations: []registry.AttestationResult{}}},
+		{"refused", repo + ":moved", exitRefused, verifyResult{Ref: repo + ":moved", Digest: f.movedTo.DigestStr(), Reason: "unsigned", Attestations: []registry.AttestationResult{}}},
+		{"attestations listed though none is required", repo + ":attested", exitOK, verifyResult{Ref: repo + ":attested", Digest: f.attested.DigestStr(), Verified: true,
+			Signer: "key " + f.keyPath + " (built from https://github.com/acme/api@refs/heads/main)", Source: "https://github.com/acme/api@refs/heads/main",
+			Attestations: []registry.AttestationResult{{
+				PredicateType: "https://slsa.dev/provenance/v1", Store: "att-tag", Where: "layer 1 of " + dashed(f.attested) + ".att", Verified: true, Signer: "key " + f.keyPath,
+				Said: "built from https://github.com/acme/api@refs/heads/main",
+			}, {
+				PredicateType: "https://cosign.sigstore.dev/attestation/vuln/v1", Store: "att-tag", Where: "layer 2 of " + dashed(f.attested) + ".att", Verified: true, Signer: "key " + f.keyPath,
+				Said: "findings: 1 high; scanned <time>",
+			}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,9 +194,46 @@ func TestVerifyCommandJSON(t *testing.T) {
 				t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
 			}
 			got.Detail = ""
+			for i, a := range got.Attestations {
+				if before, _, ok := strings.Cut(a.Said, "; scanned "); ok {
+					got.Attestations[i].Said = before + "; scanned <time>"
+				}
+			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("JSON (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func dashed(d name.Digest) string { return strings.Replace(d.DigestStr(), ":", "-", 1) }
+
+// TestTagsAttestationFlags: ferry tags walks past a tag whose attestation does not match, and
+// says why (reason attestation).
+func TestTagsAttestationFlags(t *testing.T) {
+	f := newVerifyFixture(t)
+	repo := f.host + "/acme/api"
+	base := []string{"tags", repo, "--digest", "attested", "--key", f.keyPath, "--attestation-type", "slsaprovenance1", "--output", "json", "--cache-dir", t.TempDir()}
+	code, stdout, stderr := runCLI(t, append(base, "--attestation-match", "buildDefinition.externalParameters.workflow.repository=https://github.com/acme/api")...)
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	var got tagsJSON
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Chosen == nil || got.Chosen.Digest != f.attested.DigestStr() || !strings.HasSuffix(got.Chosen.Signer, "(built from https://github.com/acme/api@refs/heads/main)") {
+		t.Errorf("chosen %+v, want %s with the provenance's source in its signer", got.Chosen, f.attested.DigestStr())
+	}
+	code, stdout, stderr = runCLI(t, append(base, "--attestation-match", "buildDefinition.externalParameters.workflow.repository=https://github.com/acme/other")...)
+	if code != exitError && code != exitRefused {
+		t.Fatalf("exit %d, want a refusal\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	got = tagsJSON{}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if got.Chosen != nil || len(got.Candidates) == 0 || got.Candidates[0].Reason != "attestation" || !strings.Contains(got.Candidates[0].Detail, "workflow.repository") {
+		t.Errorf("tags = %+v, want no tag chosen and attested passed over for reason attestation", got)
 	}
 }
