@@ -69,6 +69,9 @@ type Spec struct {
 	Registry []registrytest.Option
 	// FerryYAMLTail is appended to the generated ferry.yaml (e.g. a notify: section).
 	FerryYAMLTail string
+	// VerifyExtra is added to every image's key entry in ferry.yaml, indented under it (e.g.
+	// "attestations: [{predicateType: slsaprovenance1}]").
+	VerifyExtra string
 }
 
 // New builds the default World (images api and worker). extra adds or replaces files (their
@@ -100,7 +103,7 @@ func NewWorld(t testing.TB, spec Spec) *World {
 		}
 	}
 
-	w.FerryYAML = w.ferryYAML() + spec.FerryYAMLTail
+	w.FerryYAML = w.ferryYAML(spec.VerifyExtra) + spec.FerryYAMLTail
 	files := map[string]string{
 		"ferry.yaml":                             w.FerryYAML,
 		"README.md":                              "config repo\n",
@@ -164,11 +167,16 @@ func (w *World) refs(tag string, pinned bool) []string {
 	return out
 }
 
-func (w *World) ferryYAML() string {
+func (w *World) ferryYAML(verifyExtra string) string {
 	var b strings.Builder
 	b.WriteString("images:\n")
 	for i, img := range w.Images {
 		fmt.Fprintf(&b, "  - name: %s\n    repository: %s\n    policy:\n      semver: \">=1.0.0 <2.0.0\"\n    verify:\n      - key: keys/api.pub\n", img, w.Repository(img))
+		for _, line := range strings.Split(strings.TrimRight(verifyExtra, "\n"), "\n") {
+			if line != "" {
+				b.WriteString("        " + line + "\n")
+			}
+		}
 		if i > 0 {
 			fmt.Fprintf(&b, "    markers: [flux-system:%s]\n", img)
 		}
@@ -266,6 +274,18 @@ func (w *World) Sign(img, digest string) {
 		w.T.Fatal(err)
 	}
 	if err := sigtest.SignWithKey(context.Background(), d, w.Key, sigtest.WithRemoteOptions(w.Reg.RemoteOptions()...), sigtest.WithoutTlog()); err != nil {
+		w.T.Fatal(err)
+	}
+}
+
+// Attest attests acme/<img>@digest with the world's key (cosign 2 .att layout, no log entry).
+func (w *World) Attest(img, digest, predicateType, predicate string) {
+	w.T.Helper()
+	d, err := name.NewDigest(w.Reg.Ref("acme/" + img + "@" + digest))
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	if err := sigtest.AttestWithKey(context.Background(), d, w.Key, predicateType, []byte(predicate), sigtest.WithRemoteOptions(w.Reg.RemoteOptions()...)); err != nil {
 		w.T.Fatal(err)
 	}
 }
