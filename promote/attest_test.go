@@ -100,4 +100,14 @@ func TestAttestationGates(t *testing.T) {
 	if n != 1 || len(res.Commits) != 0 { // api; worker 1.0.0 is what staging runs already
 		t.Errorf("promote: %d attestation refusals (want 1, api), commits %+v; skipped %+v", n, res.Commits, res.Skipped)
 	}
+
+	// rollback verifies what it goes back to, attestations included.
+	head = w.Head("main")
+	_, err = promote.Rollback(ctx, w.Options(), "dev", promote.RollbackOptions{Images: []string{"api"}})
+	if !errors.Is(err, promote.ErrRefused) || !strings.Contains(err.Error(), "want /^refs/tags/v/") {
+		t.Errorf("rollback of api in dev: err = %v, want ErrRefused for its attestation", err)
+	}
+	if w.Head("main") != head {
+		t.Error("rollback wrote a commit for a refused image")
+	}
 }
