@@ -11,6 +11,7 @@ export FERRY_TOOLS_DIR := $(TOOLS_BIN)
 
 KUSTOMIZE_VERSION   := v5.8.2
 CRANE_VERSION       := v0.22.1
+COSIGN_VERSION      := v2.6.5
 GITEA_VERSION       := v1.26.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME            ?= 10s
@@ -23,7 +24,7 @@ help: ## list the targets
 build: ## build bin/ferry (version injected with -ldflags)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
-tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
+tools: tools-apt $(TOOLS_BIN)/kustomize $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/gitea ## install the pinned test tools into .tools/
 
 # System tools the tests run: sshd (SSH remotes), ssh-keygen/ssh-agent (keys, SSH signatures),
 # gpg (GPG signatures), git, chromium (headless, renders ferry history's HTML page). Installed with apt only when one is missing, so a warm machine
@@ -48,6 +49,11 @@ $(TOOLS_BIN)/kustomize:
 
 $(TOOLS_BIN)/crane:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+# The cosign CLI signs and attests images in registry/cosign_cli_test.go, so that the verifier is
+# checked against what the real tool writes.
+$(TOOLS_BIN)/cosign:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 # Gitea for the pull-request tests: built from its module (go install refuses its replace
 # directives); keeps the source tree next to the binary as gitea-src (its STATIC_ROOT_PATH).
