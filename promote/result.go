@@ -43,7 +43,8 @@ type PullRequest struct {
 }
 
 // Skip is an image an environment did not get, with a short fixed reason word
-// (unsigned, wrong-signer, gate, downgrade, platform, policy, registry-error) and detail text.
+// (unsigned, wrong-signer, attestation, gate, downgrade, platform, policy, registry-error) and
+// detail text.
 type Skip struct {
 	Environment string `json:"environment"`
 	Image       string `json:"image"`

@@ -496,3 +496,33 @@ func TestEvaluatePredicate(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAttestationPredicate: any statement, against any match rule, evaluates without panicking,
+// and a predicate that passes says so consistently.
+func FuzzAttestationPredicate(f *testing.F) {
+	f.Add([]byte(`{"predicateType":"x","predicate":`+slsaV1Main+`}`), "buildDefinition.externalParameters.workflow.ref", "/^refs/heads/main$/", "high")
+	f.Add([]byte(`{"predicate":`+vulnPredicate(time.Now(), "HIGH", "weird")+`}`), "scanner.result.Results.0.Vulnerabilities.1.Severity", "weird", "low")
+	f.Add([]byte(`{"predicate":{"a":[[{"severity":7}]]}}`), "a.0.0", "x", "none")
+	f.Fuzz(func(t *testing.T, raw []byte, path, want, sev string) {
+		_, pred, err := parseStatement(raw)
+		if err != nil {
+			return
+		}
+		for _, typ := range []string{"custom", "vuln"} {
+			a := Attestation{PredicateType: typ, Match: []FieldMatch{{Path: path, Want: want}}}
+			if typ == "vuln" {
+				a.MaxSeverity, a.MaxAge = sev, time.Hour
+			}
+			req, err := compileAttestation(a)
+			if err != nil {
+				continue
+			}
+			ev := req.evaluate(pred, time.Now())
+			again := req.evaluate(pred, time.Now())
+			if (ev.problem == "") != (again.problem == "") {
+				t.Fatalf("evaluation is not stable: %q then %q", ev.problem, again.problem)
+			}
+			_ = ev.describe(req.uri)
+		}
+	})
+}

@@ -65,7 +65,8 @@ type Chosen struct {
 type Candidate struct {
 	Tag    string `json:"tag"`
 	Digest string `json:"digest,omitempty"`
-	// Reason is one of the Reason constants (unsigned, wrong-signer, platform, registry-error).
+	// Reason is one of the Reason constants (unsigned, wrong-signer, attestation, platform,
+	// registry-error).
 	Reason string `json:"reason"`
 	Detail string `json:"detail,omitempty"`
 }
