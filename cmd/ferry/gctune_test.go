@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,41 @@ func TestStartRunsNoCollection(t *testing.T) {
 				t.Errorf("collected during ferry version: %v, want %v; gctrace:\n%s", got, tc.wantGC, stderr.String())
 			}
 		})
+	}
+}
+
+// maxInitBytes bounds what one of ferry's own packages may allocate while it is initialised:
+// regexps, templates and tables are built when first needed, not on every start (the
+// manifests package's tag regexp alone allocated 141 KB; see docs/benchmarks.md, Start-up).
+const maxInitBytes = 32 << 10
+
+// ferry's own packages leave heavy setup off the start path (GODEBUG=inittrace=1 reports
+// each initialiser's allocations).
+func TestOwnPackagesInitLight(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "version")
+	cmd.Env = append(os.Environ(), "FERRY_TEST_RUN_MAIN=1", "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ferry version: %v\n%s", err, stderr.String())
+	}
+	seen := 0
+	for line := range strings.Lines(stderr.String()) {
+		// init github.com/ferryhq/ferry/manifests @15 ms, 0.001 ms clock, 288 bytes, 8 allocs
+		f := strings.Fields(line)
+		if len(f) < 10 || f[0] != "init" || !strings.HasPrefix(f[1], "github.com/ferryhq/ferry/") || f[8] != "bytes," {
+			continue
+		}
+		seen++
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			t.Fatalf("inittrace line %q: %v", line, err)
+		}
+		if n > maxInitBytes {
+			t.Errorf("%s allocates %d bytes while it is initialised, more than %d: build it when first needed", f[1], n, maxInitBytes)
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("no initialiser of ferry's packages in the trace:\n%s", stderr.String())
 	}
 }
