@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -87,9 +88,13 @@ const (
 	partDigest = "digest"
 )
 
+// The tag and digest syntax, compiled on first use: not on every ferry start (the tag's
+// {0,127} compiles to 128 nested states, most of this package's initialisation).
 var (
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	tagRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
+	digestRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	})
 )
 
 // ErrBadImageArg is returned (wrapped) by ParseImageArg for a malformed argument.
@@ -131,10 +136,10 @@ func ParseImageArg(s string) (Image, error) {
 	if img.NewName != "" && !isRepository(img.NewName) {
 		return bad("new name %q is not a valid repository", img.NewName)
 	}
-	if img.Tag != "" && !tagRE.MatchString(img.Tag) {
+	if img.Tag != "" && !tagRE().MatchString(img.Tag) {
 		return bad("tag %q is not valid (letters, digits, '_', '.', '-'; at most 128)", img.Tag)
 	}
-	if img.Digest != "" && !digestRE.MatchString(img.Digest) {
+	if img.Digest != "" && !digestRE().MatchString(img.Digest) {
 		return bad("digest %q is not valid (want sha256:<64 hex digits>)", img.Digest)
 	}
 	if strings.HasSuffix(s, ":") || strings.HasSuffix(s, "@") {
@@ -212,5 +217,5 @@ func splitHost(repo string) (host, path string) {
 // validRefValue reports whether tag and digest (as found in a file) look like a reference's
 // parts, so that templated values such as nginx:{{ .Values.tag }} are never taken for one.
 func validRefValue(tag, digest string) bool {
-	return (tag == "" || tagRE.MatchString(tag)) && (digest == "" || digestRE.MatchString(digest))
+	return (tag == "" || tagRE().MatchString(tag)) && (digest == "" || digestRE().MatchString(digest))
 }

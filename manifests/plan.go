@@ -125,10 +125,10 @@ func newRun(opts Options, find bool) (*run, error) {
 				return bad("image %q: new name %q is not a valid repository", what, img.NewName)
 			}
 		}
-		if img.Tag != "" && !tagRE.MatchString(img.Tag) {
+		if img.Tag != "" && !tagRE().MatchString(img.Tag) {
 			return bad("image %q: tag %q is not valid", what, img.Tag)
 		}
-		if img.Digest != "" && !digestRE.MatchString(img.Digest) {
+		if img.Digest != "" && !digestRE().MatchString(img.Digest) {
 			return bad("image %q: digest %q is not valid (want sha256:<64 hex digits>)", what, img.Digest)
 		}
 		switch img.Pin {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -39,7 +40,7 @@ func (e *ParseError) Error() string {
 }
 func (e *ParseError) Unwrap() error { return e.Err }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 func parseYAML(path string, src []byte) (*yfile, error) {
 	f := &yfile{path: path, src: src, eol: "\n"}
@@ -55,11 +56,11 @@ func parseYAML(path string, src []byte) (*yfile, error) {
 		}
 		if err != nil {
 			line := 0
-			if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+			if m := yamlLineRE().FindStringSubmatch(err.Error()); m != nil {
 				line, _ = strconv.Atoi(m[1])
 			}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			if m := yamlLineRE.FindStringIndex(msg); m != nil && m[0] == 0 {
+			if m := yamlLineRE().FindStringIndex(msg); m != nil && m[0] == 0 {
 				msg = strings.TrimLeft(msg[m[1]:], ": ")
 			}
 			return nil, &ParseError{File: path, Line: line, Err: errors.New(msg)}
@@ -314,12 +315,12 @@ func render(n *yaml.Node, v string) string {
 	return strconv.Quote(v)
 }
 
-var plainRE = regexp.MustCompile(`^[A-Za-z0-9_/][A-Za-z0-9_./:@+=-]*$`)
+var plainRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_/][A-Za-z0-9_./:@+=-]*$`) })
 
 // plainSafe reports whether v, written plain, reads back as the string v in block and flow
 // context.
 func plainSafe(v string) bool {
-	if !plainRE.MatchString(v) || strings.HasSuffix(v, ":") {
+	if !plainRE().MatchString(v) || strings.HasSuffix(v, ":") {
 		return false
 	}
 	var n yaml.Node

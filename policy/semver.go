@@ -3,6 +3,7 @@ package policy
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -223,9 +224,11 @@ var primitiveOps = map[string]string{
 }
 
 // cvPattern is the version part of a Masterminds constraint (its cvRegex), anchored.
-var cvPattern = regexp.MustCompile(`^v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?` +
-	`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` +
-	`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$`)
+var cvPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?` +
+		`(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?` +
+		`(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$`)
+})
 
 // readConstraints reads c back from its String form ("op+version" primitives joined by " ",
 // groups by " || "), deriving each primitive as Masterminds' parseConstraint does. It
@@ -260,7 +263,7 @@ func readPrimitive(s string) (primitive, bool) {
 		return primitive{}, false
 	}
 	p := primitive{op: op}
-	m := cvPattern.FindStringSubmatch(orig)
+	m := cvPattern().FindStringSubmatch(orig)
 	if m == nil {
 		return primitive{}, false
 	}

@@ -186,7 +186,7 @@ func (c *Client) getManifest(ctx context.Context, ref name.Reference) (*manifest
 					facts.Created, facts.HasCreated = t.UTC(), true
 				}
 			}
-			if err := c.cache.mergeDigest(got, facts); err != nil {
+			if err := c.cache.mergeDigest(repo.Name(), got, facts); err != nil {
 				return nil, err
 			}
 		}
@@ -231,7 +231,7 @@ func (c *Client) imageFacts(ctx context.Context, repo name.Repository, m *manife
 	if cf.OS != "" || cf.Architecture != "" {
 		facts.Platforms = []string{NormalizePlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})}
 	}
-	if err := c.cache.mergeDigest(m.digest, facts); err != nil {
+	if err := c.cache.mergeDigest(repo.Name(), m.digest, facts); err != nil {
 		return digestFacts{}, err
 	}
 	return facts, nil
@@ -253,7 +253,7 @@ func (c *Client) Platforms(ctx context.Context, repo, dgst string) ([]string, er
 }
 
 func (c *Client) platforms(ctx context.Context, repo name.Repository, dgst string) ([]string, error) {
-	if f, ok := c.cache.readDigest(dgst); ok && f.HasPlatforms {
+	if f, ok := c.cache.readDigest(repo.Name(), dgst); ok && f.HasPlatforms {
 		return f.Platforms, nil
 	}
 	m, err := c.getManifest(ctx, repo.Digest(dgst))
@@ -291,7 +291,7 @@ func (c *Client) Created(ctx context.Context, repo, dgst string) (time.Time, err
 }
 
 func (c *Client) created(ctx context.Context, repo name.Repository, dgst string) (time.Time, error) {
-	if f, ok := c.cache.readDigest(dgst); ok && f.HasCreated {
+	if f, ok := c.cache.readDigest(repo.Name(), dgst); ok && f.HasCreated {
 		return f.Created, nil
 	}
 	m, err := c.getManifest(ctx, repo.Digest(dgst))
@@ -311,7 +311,7 @@ func (c *Client) createdOf(ctx context.Context, repo name.Repository, m *manifes
 		}
 		return f.Created, nil
 	}
-	if f, ok := c.cache.readDigest(dgst); ok && f.HasCreated {
+	if f, ok := c.cache.readDigest(repo.Name(), dgst); ok && f.HasCreated {
 		return f.Created, nil // the index's annotation
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(m.raw))
@@ -326,7 +326,7 @@ func (c *Client) createdOf(ctx context.Context, repo name.Repository, m *manifes
 		if err != nil {
 			return time.Time{}, err
 		}
-		if err := c.cache.mergeDigest(dgst, digestFacts{Created: t, HasCreated: true}); err != nil {
+		if err := c.cache.mergeDigest(repo.Name(), dgst, digestFacts{Created: t, HasCreated: true}); err != nil {
 			return time.Time{}, err
 		}
 		return t, nil

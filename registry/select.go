@@ -297,6 +297,9 @@ func (c *Client) createdTimes(ctx context.Context, repo name.Repository, p *poli
 		err         error
 	}
 	results := make([]result, len(allowed))
+	// What the lookups learn is written to the cache once, as the repository's pack, when they
+	// are done (see diskCache).
+	endBatch := c.cache.batch(repo.Name())
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, tag := range allowed {
@@ -316,6 +319,9 @@ func (c *Client) createdTimes(ctx context.Context, repo name.Repository, p *poli
 		}()
 	}
 	wg.Wait()
+	if err := endBatch(); err != nil && ctx.Err() == nil {
+		return nil, nil, fmt.Errorf("caching the created times of %s: %w", repo.Name(), err)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}

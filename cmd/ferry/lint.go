@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,14 +37,14 @@ Examples:
 }
 
 // remoteLike matches what --repo accepts as a remote elsewhere: URLs and scp-like git@host:path.
-var remoteLike = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/:]+@[^/:]+:)`)
+var remoteLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/:]+@[^/:]+:)`) })
 
 func lint(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("lint takes no arguments, got %q", c.Args().Slice())
 	}
 	repo := c.String("repo")
-	if remoteLike.MatchString(repo) {
+	if remoteLike().MatchString(repo) {
 		return usageError("--repo %q: lint reads a local checkout, not a remote; clone it first or run lint inside it", repo)
 	}
 	if fi, err := os.Stat(repo); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -151,15 +150,15 @@ func runTags(c *cli.Context) error {
 // tagsResult flattens a Selection into the JSON shape: passed over (newest first), then the
 // candidates older than the chosen one, then the policy's rejections.
 func tagsResult(sel *registry.Selection) tagsJSON {
-	r := tagsJSON{Chosen: sel.Chosen, Candidates: []tagVerdict{}}
+	r := tagsJSON{Chosen: sel.Chosen, Candidates: make([]tagVerdict, 0, len(sel.PassedOver)+len(sel.NotReached)+len(sel.Rejected))}
 	for _, p := range sel.PassedOver {
 		r.Candidates = append(r.Candidates, tagVerdict{Tag: p.Tag, Digest: p.Digest, Verdict: "passed-over", Reason: p.Reason, Detail: p.Detail})
 	}
+	detail := ""
+	if sel.Chosen != nil {
+		detail = "older than " + sel.Chosen.Tag
+	}
 	for _, n := range sel.NotReached {
-		detail := ""
-		if sel.Chosen != nil {
-			detail = fmt.Sprintf("older than %s", sel.Chosen.Tag)
-		}
 		r.Candidates = append(r.Candidates, tagVerdict{Tag: n.Tag, Verdict: "older", Reason: "older", Detail: detail})
 	}
 	for _, rej := range sel.Rejected {
@@ -183,11 +182,7 @@ func writeTagsText(out io.Writer, sel *registry.Selection) error {
 	} else if _, err := fmt.Fprintf(w, "no tag of %s qualifies\n", sel.Repository); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, v := range tagsResult(sel).Candidates {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.Tag, v.Verdict, v.Reason, v.Detail)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeVerdicts(w, tagsResult(sel).Candidates); err != nil {
 		return err
 	}
 	return w.Flush()

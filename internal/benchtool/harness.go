@@ -285,6 +285,16 @@ func fmtRatio(a, b time.Duration) string {
 	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
 }
 
+// goal says how the ratio a/b stands against a goal of at most limit: "1.18× (goal ≤ 1.2×:
+// met)".
+func goal(a, b time.Duration, limit float64) string {
+	verdict := "met"
+	if b == 0 || float64(a)/float64(b) > limit {
+		verdict = "missed"
+	}
+	return fmt.Sprintf("%s (goal ≤ %.2g×: %s)", fmtRatio(a, b), limit, verdict)
+}
+
 func fmtMB(kb int64) string {
 	if kb == 0 {
 		return ""

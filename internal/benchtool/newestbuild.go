@@ -119,6 +119,8 @@ func newestBuildDoc(e *env, n int, latency time.Duration, winner string, r, slow
 	d.p("Requests: ferry cold %s (%.1f per tag), warm %s (%.1f per tag), against %s for the Go scan (%.1f per tag). On loopback a request costs well under a millisecond, so the time above is mostly CPU and disk; against a registry farther away the request count, divided by the concurrency, becomes the wall time.",
 		fmtInt(fc.Requests), float64(fc.Requests)/float64(n), fmtInt(fw.Requests), float64(fw.Requests)/float64(n), fmtInt(base.Requests), float64(base.Requests)/float64(n))
 	d.p("")
+	d.p("**Issue 14: ferry-cold CPU / naive-go CPU %s.**", goal(fc.CPU, base.CPU, 1.5))
+	d.p("")
 	if slow != nil {
 		d.p("The same three commands with every request delayed by %s at the registry (a registry farther away; medians of %d runs, no warm-up, no crane loop):", latency, slow.Runs)
 		d.p("")
@@ -129,6 +131,8 @@ func newestBuildDoc(e *env, n int, latency time.Duration, winner string, r, slow
 			rows = append(rows, []string{st.Name, fmtInt(x.Requests), fmtDur(x.Wall), fmtDur(x.Min) + " – " + fmtDur(x.Max), fmtRatio(x.Wall, sb.Wall)})
 		}
 		d.table([]string{"command, " + latency.String() + " per request", "requests", "median", "range", "/ naive-go"}, "lrrrr", rows)
+		d.p("**Issue 14: ferry-cold / naive-go with %s per request %s.**", latency, goal(slow.stats("ferry-cold").Wall, sb.Wall, 0.15))
+		d.p("")
 	}
 	d.commands(steps)
 	return d.String()

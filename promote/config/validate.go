@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ferryhq/ferry/registry"
@@ -87,7 +88,7 @@ func (v *validator) notify() {
 	}
 }
 
-var validTag = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+var validTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w][\w.-]{0,127}$`) })
 
 func (v *validator) images() {
 	names := map[string]string{} // name → path
@@ -198,7 +199,7 @@ func (v *validator) policy(p string, pol *Policy) {
 	case PolicyAlphabetical:
 		v.order(p+".alphabetical", pol.Alphabetical)
 	case PolicyDigest:
-		if v.required(p+".digest", pol.Digest, "name the mutable tag to follow, e.g. latest") && !validTag.MatchString(pol.Digest) {
+		if v.required(p+".digest", pol.Digest, "name the mutable tag to follow, e.g. latest") && !validTag().MatchString(pol.Digest) {
 			v.fail(p+".digest", "%q is not a tag; name the mutable tag to follow, e.g. latest", pol.Digest)
 		}
 	}

@@ -8,13 +8,14 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 //go:embed html.tmpl
 var htmlSource string
 
-var htmlPageTemplate = template.Must(template.New("history").Parse(htmlSource))
+var htmlPageTemplate = sync.OnceValue(func() *template.Template { return template.Must(template.New("history").Parse(htmlSource)) })
 
 // The timeline's geometry, in SVG user units: a label column, then the plot.
 const (
@@ -40,7 +41,7 @@ var svgGeometry = geometry{Width: svgWidth, Left: plotLeft, Right: plotRight, Ro
 // newest first. The output depends only on the report.
 func (r *Report) WriteHTML(w io.Writer) error {
 	var b bytes.Buffer
-	if err := htmlPageTemplate.Execute(&b, newHTMLPage(r)); err != nil {
+	if err := htmlPageTemplate().Execute(&b, newHTMLPage(r)); err != nil {
 		return fmt.Errorf("rendering the history page: %w", err)
 	}
 	_, err := w.Write(b.Bytes())
