@@ -86,6 +86,7 @@ type run struct {
 	byMarker map[string]*wanted
 	normMemo map[string]string
 	screens  []repoScreen
+	byLast   *screenIndex // with many screens: which screens a name may match
 	globs    []string // Files globs of explicit fields; "" means every file
 	readers  int
 	pre      map[string]screened // what prescreen learnt of each file, when it ran
@@ -187,6 +188,7 @@ func newRun(opts Options, find bool) (*run, error) {
 		}
 		r.imgs = append(r.imgs, w)
 	}
+	r.indexScreens(screenIndexMin)
 	return r, nil
 }
 
