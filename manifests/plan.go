@@ -87,7 +87,7 @@ type run struct {
 	normMemo map[string]string
 	screens  []repoScreen
 	byLast   *screenIndex // with many screens: which screens a name may match
-	globs    []string // Files globs of explicit fields; "" means every file
+	globs    []string     // Files globs of explicit fields; "" means every file
 	readers  int
 	pre      map[string]screened // what prescreen learnt of each file, when it ran
 	data     map[string][]byte
