@@ -26,6 +26,9 @@ type Options struct {
 	// 1, FS must be safe for concurrent use (os.DirFS and fstest.MapFS are); 0 or 1 reads one
 	// file at a time.
 	Readers int
+	// Parsed, when set, remembers the files parsed, for later runs over trees that share them
+	// (nil: every run parses what it reads).
+	Parsed *ParseCache
 }
 
 // Edit is a planned rewrite: the changes and the files they touch. Nothing is written until
@@ -83,13 +86,15 @@ type run struct {
 	byMarker map[string]*wanted
 	normMemo map[string]string
 	screens  []repoScreen
-	globs    []string // Files globs of explicit fields; "" means every file
+	byLast   *screenIndex // with many screens: which screens a name may match
+	globs    []string     // Files globs of explicit fields; "" means every file
 	readers  int
 	pre      map[string]screened // what prescreen learnt of each file, when it ran
 	data     map[string][]byte
 	parsed   map[string]*yfile
 	kusts    map[string]*kust
 	covered  map[string]bool
+	cache    *ParseCache
 }
 
 func newRun(opts Options, find bool) (*run, error) {
@@ -107,7 +112,7 @@ func newRun(opts Options, find bool) (*run, error) {
 		return bad("environment path %q: want a slash-separated path inside the tree", opts.Path)
 	}
 	r := &run{
-		fsys: opts.FS, root: root, env: opts.Environment, find: find, readers: opts.Readers,
+		fsys: opts.FS, root: root, env: opts.Environment, find: find, readers: opts.Readers, cache: opts.Parsed,
 		byKey: map[string]*wanted{}, byMarker: map[string]*wanted{}, normMemo: map[string]string{},
 		data: map[string][]byte{}, parsed: map[string]*yfile{}, kusts: map[string]*kust{}, covered: map[string]bool{},
 	}
@@ -183,6 +188,7 @@ func newRun(opts Options, find bool) (*run, error) {
 		}
 		r.imgs = append(r.imgs, w)
 	}
+	r.indexScreens(screenIndexMin)
 	return r, nil
 }
 
@@ -264,7 +270,7 @@ func (r *run) parse(p string, force bool) (*yfile, error) {
 		delete(r.data, p) // keep memory flat over large trees
 		return nil, nil
 	}
-	f, err := parseYAML(p, data)
+	f, err := r.parseCached(p, data)
 	if err != nil {
 		if !mentions || isTemplate(p, data) {
 			r.parsed[p] = nil

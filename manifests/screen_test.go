@@ -58,8 +58,11 @@ func TestScreen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := r.screen([]byte(tc.data)); got != tc.want {
-				t.Errorf("screen = %v, want %v", got, tc.want)
+			for _, min := range []int{len(screenImages) + 1, 0} { // a search per screen, then the index
+				r.indexScreens(min)
+				if got := r.screen([]byte(tc.data)); got != tc.want {
+					t.Errorf("screen (index from %d screens) = %v, want %v", min, got, tc.want)
+				}
 			}
 			if refs, _ := fullFinds(t, tc.name, []byte(tc.data)); tc.want != (len(refs) > 0) {
 				t.Errorf("the full parse finds %v; the case should say so", refs)
@@ -69,7 +72,8 @@ func TestScreen(t *testing.T) {
 }
 
 // FuzzScreen: for any file, when the byte screen says no, the full parse and every rule
-// find nothing (so skipping the file loses nothing).
+// find nothing (so skipping the file loses nothing); and the screen index says what a search
+// per screen says.
 func FuzzScreen(f *testing.F) {
 	_ = filepath.WalkDir(filepath.Join("..", "testdata", "manifests"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -85,7 +89,16 @@ func FuzzScreen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	indexed, err := newRun(Options{FS: fstest.MapFS{}, Images: screenImages}, true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	indexed.indexScreens(0)
+	r.indexScreens(len(screenImages) + 1)
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		if a, b := r.screen(data), indexed.screen(data); a != b {
+			t.Fatalf("a search per screen says %v, the index %v:\n%s", a, b, data)
+		}
 		if r.screen(data) {
 			return
 		}

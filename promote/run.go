@@ -101,6 +101,8 @@ type runner struct {
 	find      []manifests.Image                   // findImages
 	atTip     map[string]map[string]manifests.Ref // current at the run\'s tip, per environment
 	events    []notify.Event                      // commits and pull requests made, for notify
+	parsed    manifests.ParseCache                // files parsed this run, by path and content
+	copied    map[string]string                   // repoPath: config repo path → local copy
 }
 
 func (o Options) now() time.Time {
@@ -275,6 +277,9 @@ func (r *runner) repoPath(p string) (string, error) {
 	if p == "" || strings.HasPrefix(p, "env://") || filepath.IsAbs(p) {
 		return p, nil
 	}
+	if dst, ok := r.copied[p]; ok { // many images verify with one key: copy it once
+		return dst, nil
+	}
 	data, err := fs.ReadFile(r.tip, p)
 	if err != nil {
 		return "", fmt.Errorf("reading %s from the config repo: %w", p, err)
@@ -288,6 +293,10 @@ func (r *runner) repoPath(p string) (string, error) {
 	if err := os.WriteFile(dst, data, 0o600); err != nil {
 		return "", err
 	}
+	if r.copied == nil {
+		r.copied = map[string]string{}
+	}
+	r.copied[p] = dst
 	return dst, nil
 }
 
@@ -409,7 +418,7 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 }
 
 func (r *runner) readCurrent(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
-	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name})
+	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name, Parsed: &r.parsed})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}

@@ -182,6 +182,7 @@ type Client struct {
 	cache    *diskCache // nil: no cache
 	hosts    map[string]Host
 	rt       *hostTransport
+	pings    *pingMemo // over rt: each registry pinged once
 	pageSize int
 
 	mu    sync.Mutex
@@ -254,6 +255,7 @@ func New(opts ...Option) (*Client, error) {
 	// no credential, whatever the layers above did.
 	c.rt = newHostTransport(&authguard.Transport{Next: o.transport}, hosts, o.retry, o.concurrency)
 	c.rt.observe = o.observe
+	c.pings = &pingMemo{next: c.rt}
 	if !o.noCache {
 		dir := o.cacheDir
 		if dir == "" {
@@ -380,8 +382,8 @@ func (c *Client) RemoteOptionsFor(ctx context.Context, repo name.Repository) ([]
 	return append(c.RemoteOptions(ctx), remote.WithTransport(rt)), nil
 }
 
-// transportFor returns the authenticated transport for repo, pinging the registry and fetching
-// a pull token once per repository per Client.
+// transportFor returns the authenticated transport for repo, fetching a pull token once per
+// repository per Client (and pinging the registry once per Client: pingMemo).
 func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
 	key := repo.Scheme() + "://" + repo.Name()
 	c.mu.Lock()
@@ -397,7 +399,7 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 			rt.err = fmt.Errorf("finding credentials for %s: %w", repo.RegistryStr(), err)
 			return
 		}
-		rt.rt, rt.err = transport.NewWithContext(ctx, repo.Registry, auth, c.rt, []string{repo.Scope(transport.PullScope)})
+		rt.rt, rt.err = transport.NewWithContext(ctx, repo.Registry, auth, c.pings, []string{repo.Scope(transport.PullScope)})
 		if rt.err != nil {
 			rt.err = fmt.Errorf("connecting to %s: %w", repo.RegistryStr(), rt.err)
 		}

@@ -471,7 +471,10 @@ func (r *Repo) push(ctx context.Context, ref plumbing.ReferenceName, expect *plu
 	req.Packfile = rd
 	done := make(chan error, 1)
 	go func() {
-		if _, err := packfile.NewEncoder(wr, r.repo.Storer, false).Encode(objs, 10); err != nil {
+		// No delta search (window 0): the pack holds only the objects this commit made, so a
+		// delta could only be between two of them, and searching 200 new blobs for one cost a
+		// watch more CPU than the rest of its push, to save a few kilobytes.
+		if _, err := packfile.NewEncoder(wr, r.repo.Storer, false).Encode(objs, 0); err != nil {
 			_ = wr.CloseWithError(err)
 			done <- err
 			return

@@ -363,7 +363,7 @@ func (s *Snapshot) pathHash(p string) (string, error) {
 func (s *Snapshot) tree(h plumbing.Hash) (*object.Tree, error) {
 	if s.trees != nil {
 		if t, ok := s.trees.get(h); ok {
-			return t, nil
+			return t.Tree, nil
 		}
 	}
 	o, err := s.s.EncodedObject(plumbing.AnyObject, h)
@@ -377,31 +377,50 @@ func (s *Snapshot) tree(h plumbing.Hash) (*object.Tree, error) {
 		}
 	}
 	if s.trees != nil {
-		s.trees.put(h, t)
+		s.trees.put(h, &cachedTree{Tree: t})
 	}
 	return t, nil
 }
 
-// treeCache remembers decoded trees by hash; it is cleared whole when full.
+// treeCache remembers decoded trees by hash; it is cleared whole when full. Its trees are
+// shared by concurrent readers (a plan reads files several at a time), so they are never
+// modified once cached.
 type treeCache struct {
 	mu sync.Mutex
-	m  map[plumbing.Hash]*object.Tree
+	m  map[plumbing.Hash]*cachedTree
+}
+
+// cachedTree is a decoded tree and, built on first use, the index of its entries by name.
+type cachedTree struct {
+	*object.Tree
+	once sync.Once
+	idx  map[string]int
+}
+
+func (t *cachedTree) index() map[string]int {
+	t.once.Do(func() {
+		t.idx = make(map[string]int, len(t.Entries))
+		for i, e := range t.Entries {
+			t.idx[e.Name] = i
+		}
+	})
+	return t.idx
 }
 
 const treeCacheSize = 1 << 14
 
-func (c *treeCache) get(h plumbing.Hash) (*object.Tree, bool) {
+func (c *treeCache) get(h plumbing.Hash) (*cachedTree, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.m[h]
 	return t, ok
 }
 
-func (c *treeCache) put(h plumbing.Hash, t *object.Tree) {
+func (c *treeCache) put(h plumbing.Hash, t *cachedTree) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= treeCacheSize {
-		c.m = make(map[plumbing.Hash]*object.Tree)
+		c.m = make(map[plumbing.Hash]*cachedTree)
 	}
 	c.m[h] = t
 }

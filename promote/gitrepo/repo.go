@@ -376,7 +376,7 @@ func (r *Repo) openClone(ctx context.Context, loc string) error {
 	// reopening the pack for each costs more than reading it. Close closes them.
 	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(32*cache.MiByte), filesystem.Options{KeepDescriptors: true})
 	r.storage = st
-	repo, err := gogit.Init(st, nil)
+	repo, err := gogit.Init(newCloneStorage(st), nil)
 	if err != nil {
 		return fmt.Errorf("initialising temporary clone in %s: %w", dir, err)
 	}

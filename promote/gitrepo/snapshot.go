@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -48,13 +49,14 @@ func (s *Snapshot) Time() time.Time { return s.commit.Committer.When }
 // size. File modification times are the commit's time. Symbolic links read as their target;
 // submodules are irregular files that cannot be read.
 func (s *Snapshot) FS() fs.FS {
-	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When}
+	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When, trees: s.trees}
 }
 
 type treeFS struct {
-	s    storer.EncodedObjectStorer
-	root plumbing.Hash
-	when time.Time
+	s     storer.EncodedObjectStorer
+	root  plumbing.Hash
+	when  time.Time
+	trees *treeCache // shared by the Repo's snapshots; nil: decode every time
 }
 
 var (
@@ -63,26 +65,55 @@ var (
 	_ fs.StatFS     = (*treeFS)(nil)
 )
 
-// entry resolves name to its tree entry; "." is the root tree.
+// entry resolves name to its tree entry; "." is the root tree. Each directory along the path
+// is decoded once per Repo (the tree cache), not once per lookup: a plan over an environment
+// of n files opens n files in the same few directories.
 func (t *treeFS) entry(op, name string) (object.TreeEntry, error) {
 	if !fs.ValidPath(name) {
 		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
+	e := object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: t.root}
 	if name == "." {
-		return object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: t.root}, nil
+		return e, nil
 	}
-	tree, err := object.GetTree(t.s, t.root)
-	if err != nil {
-		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
-	}
-	e, err := tree.FindEntry(name)
-	if err != nil {
-		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+	for rest := name; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "/")
+		if e.Mode != filemode.Dir {
 			return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
+		tree, err := t.tree(e.Hash)
+		if err != nil {
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				err = fs.ErrNotExist
+			}
+			return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		i, ok := tree.index()[part]
+		if !ok {
+			return object.TreeEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		e = tree.Entries[i]
 	}
-	return *e, nil
+	return e, nil
+}
+
+// tree decodes the tree h through the repo's tree cache (when the FS has one).
+func (t *treeFS) tree(h plumbing.Hash) (*cachedTree, error) {
+	if t.trees != nil {
+		if ct, ok := t.trees.get(h); ok {
+			return ct, nil
+		}
+	}
+	tree, err := object.GetTree(t.s, h)
+	if err != nil {
+		return nil, err
+	}
+	ct := &cachedTree{Tree: tree}
+	if t.trees != nil {
+		t.trees.put(h, ct)
+	}
+	return ct, nil
 }
 
 func (t *treeFS) Open(name string) (fs.File, error) {
@@ -128,7 +159,7 @@ func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (t *treeFS) readDir(h plumbing.Hash) ([]fs.DirEntry, error) {
-	tree, err := object.GetTree(t.s, h)
+	tree, err := t.tree(h)
 	if err != nil {
 		return nil, err
 	}
