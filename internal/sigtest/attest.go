@@ -6,13 +6,12 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -123,24 +122,9 @@ func attestCosign2(ctx context.Context, ref name.Digest, sv signature.SignerVeri
 	if err != nil {
 		return err
 	}
-	ropts := append([]remote.Option{remote.WithContext(ctx)}, o.remote...)
-	rOpt := ociremote.WithRemoteOptions(ropts...)
-	se, err := ociremote.SignedEntity(ref, rOpt)
-	if err != nil {
-		var nf *ociremote.EntityNotFoundError
-		if !errors.As(err, &nf) {
-			return fmt.Errorf("reading %s: %w", ref, err)
-		}
-		se = ociremote.SignedUnknown(ref, rOpt)
-	}
-	se, err = mutate.AttachAttestationToEntity(se, att)
-	if err != nil {
-		return err
-	}
-	if err := ociremote.WriteAttestations(ref.Repository, se, rOpt); err != nil {
-		return fmt.Errorf("writing attestation of %s: %w", ref, err)
-	}
-	return nil
+	return attach(ctx, ref, o, "attestation", func(se oci.SignedEntity) (oci.SignedEntity, error) {
+		return mutate.AttachAttestationToEntity(se, att)
+	}, ociremote.WriteAttestations)
 }
 
 // tamperEnvelope changes the signed statement inside a DSSE envelope, keeping its signature.

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -176,6 +177,17 @@ func signCosign2(ctx context.Context, ref name.Digest, sv signature.SignerVerifi
 	if err != nil {
 		return err
 	}
+	return attach(ctx, ref, o, "signature", func(se oci.SignedEntity) (oci.SignedEntity, error) {
+		return mutate.AttachSignatureToEntity(se, ociSig)
+	}, ociremote.WriteSignatures)
+}
+
+// attach reads what the registry holds for ref (or starts from nothing), adds one signature or
+// attestation to it with add, and writes the result back with write, as cosign sign and cosign
+// attest do.
+func attach(ctx context.Context, ref name.Digest, o *options, what string,
+	add func(oci.SignedEntity) (oci.SignedEntity, error),
+	write func(name.Repository, oci.SignedEntity, ...ociremote.Option) error) error {
 	ropts := append([]remote.Option{remote.WithContext(ctx)}, o.remote...)
 	rOpt := ociremote.WithRemoteOptions(ropts...)
 	se, err := ociremote.SignedEntity(ref, rOpt)
@@ -186,12 +198,11 @@ func signCosign2(ctx context.Context, ref name.Digest, sv signature.SignerVerifi
 		}
 		se = ociremote.SignedUnknown(ref, rOpt)
 	}
-	se, err = mutate.AttachSignatureToEntity(se, ociSig)
-	if err != nil {
+	if se, err = add(se); err != nil {
 		return err
 	}
-	if err := ociremote.WriteSignatures(ref.Repository, se, rOpt); err != nil {
-		return fmt.Errorf("writing signature of %s: %w", ref, err)
+	if err := write(ref.Repository, se, rOpt); err != nil {
+		return fmt.Errorf("writing %s of %s: %w", what, ref, err)
 	}
 	return nil
 }
