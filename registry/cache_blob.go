@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +11,8 @@ import (
 // and the bytes are checked against it when read. Verification still runs on every use.
 type blobRecord struct {
 	Data []byte `json:"data"`
+	// MediaType is a manifest's Content-Type, kept by digestCache; "" for a blob.
+	MediaType string `json:"mediaType,omitempty"`
 }
 
 // maxCachedBlob bounds what is kept: attestations are kilobytes, a scan report may be more.
@@ -23,28 +23,11 @@ func (c *diskCache) blobPath(d v1.Hash) string {
 }
 
 func (c *diskCache) readBlob(d v1.Hash) ([]byte, bool) {
-	if c == nil || d.Algorithm != "sha256" {
-		return nil, false
-	}
-	var r blobRecord
-	if !readJSON(c.blobPath(d), &r) {
-		return nil, false
-	}
-	sum := sha256.Sum256(r.Data)
-	if hex.EncodeToString(sum[:]) != d.Hex {
-		return nil, false
-	}
-	return r.Data, true
+	r, ok := c.readRecord(d)
+	return r.Data, ok
 }
 
 // writeBlob keeps b under d when it is d's content; a failure to write costs a fetch next time.
 func (c *diskCache) writeBlob(d v1.Hash, b []byte) {
-	if c == nil || d.Algorithm != "sha256" || len(b) > maxCachedBlob {
-		return
-	}
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != d.Hex {
-		return
-	}
-	_ = writeJSON(c.blobPath(d), blobRecord{Data: b})
+	c.writeRecord(d, blobRecord{Data: b})
 }

@@ -265,6 +265,8 @@ func New(opts ...Option) (*Client, error) {
 			}
 		}
 		c.cache = &diskCache{dir: dir}
+		// Authenticated requests (transportFor's) read what a digest names through the cache.
+		c.pings.next = &digestCache{next: c.rt, cache: c.cache}
 	}
 	return c, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -289,7 +291,7 @@ func (v *Verifier) Verify(ctx context.Context, ref name.Digest) (*Verification, 
 	r := &verifyRun{v: v, ref: ref, h: h, ropts: ropts}
 
 	// cosign 2: sha256-<hex>.sig
-	sigList, err := v.signatures(ref, ropts)
+	sigList, err := v.signatures(ctx, ref, ropts)
 	if err != nil {
 		return nil, refuse(ReasonRegistryError, "fetching cosign signatures: "+err.Error(), err)
 	}
@@ -443,13 +445,31 @@ func sigTagName(ref name.Digest) string {
 
 // signatures fetches cosign 2 signatures with their payloads, so that every registry read
 // happens here and a registry failure cannot pass for a bad signature.
-func (v *Verifier) signatures(ref name.Digest, ropts []remote.Option) ([]oci.Signature, error) {
+func (v *Verifier) signatures(ctx context.Context, ref name.Digest, ropts []remote.Option) ([]oci.Signature, error) {
+	if v.blobs != nil && v.remoteFor != nil {
+		ropts = append(ropts[:len(ropts):len(ropts)], remote.WithContext(cacheDigests(ctx)))
+	}
 	opt := ociremote.WithRemoteOptions(ropts...)
 	st, err := ociremote.SignatureTag(ref, opt)
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := ociremote.Signatures(st, opt)
+	var at name.Reference = st
+	if v.blobs != nil && v.remoteFor != nil && v.blobs.sigTagSeen(ref) {
+		// Read before: a HEAD of the tag says which manifest it holds now; that manifest and
+		// its layers are read by digest, which the client's digestCache answers while the
+		// signature is unchanged. A signature removed is a 404 here, as without a cache.
+		desc, err := remote.Head(st, ropts...)
+		var te *transport.Error
+		switch {
+		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		at = st.Context().Digest(desc.Digest.String())
+	}
+	sigs, err := ociremote.Signatures(at, opt)
 	if err != nil {
 		return nil, err
 	}

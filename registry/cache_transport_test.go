@@ -1,0 +1,103 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferryhq/ferry/internal/sigtest"
+	"github.com/ferryhq/ferry/registry"
+	"github.com/ferryhq/ferry/registry/registrytest"
+)
+
+// With a cache, verifying a digest whose signature was read before costs one HEAD of the
+// signature tag: its manifest and layer are answered from the cache by digest. A signature
+// removed from the registry is noticed at once (verification fails closed), and a signature
+// replaced under the same tag is fetched and checked anew.
+func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
+	ctx := context.Background()
+	s := registrytest.New(t)
+	key, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "cosign.pub")
+	if err := key.WritePublicKey(pub); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewDigest(s.Repo("app") + "@" + s.PushRandom(t, "app:1.0.0", registrytest.Image{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(k *sigtest.KeyPair) {
+		t.Helper()
+		if err := sigtest.SignWithKey(ctx, ref, k, sigtest.WithRemoteOptions(s.RemoteOptions()...), sigtest.WithoutTlog()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign(key)
+	cacheDir := t.TempDir()
+	verify := func() error {
+		t.Helper()
+		c, err := registry.New(registry.WithCacheDir(cacheDir)) // a new run: only the disk cache is shared
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := registry.NewVerifier([]registry.VerifyEntry{{Key: pub}}, registry.WithCache(c),
+			registry.WithRemoteOptions(c.RemoteOptions(ctx)...), registry.WithRemoteOptionsFor(c.RemoteOptionsFor))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ResetCounts()
+		_, err = v.Verify(ctx, ref)
+		return err
+	}
+	if err := verify(); err != nil {
+		t.Fatalf("first verify: %v", err)
+	}
+	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 2 {
+		t.Errorf("first verify: %d manifest and blob GETs, want 2 (counts %v)", got, s.Counts())
+	}
+	if err := verify(); err != nil {
+		t.Fatalf("second verify: %v", err)
+	}
+	if got := s.Count(registrytest.ManifestHead); got != 1 {
+		t.Errorf("second verify: %d manifest HEADs, want 1 (counts %v)", got, s.Counts())
+	}
+	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 0 {
+		t.Errorf("second verify: %d manifest and blob GETs, want 0 (counts %v)", got, s.Counts())
+	}
+
+	// Removed: the HEAD is a 404 and there is no signature, whatever the cache holds.
+	sigTag, err := name.NewTag(s.Repo("app") + ":" + "sha256-" + ref.DigestStr()[len("sha256:"):] + ".sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(sigTag, s.RemoteOptions()...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Head(sigTag, s.RemoteOptions()...); err == nil {
+		t.Fatal("the signature tag is still there after its removal")
+	}
+	var refusal *registry.RefusalError
+	if err := verify(); !errors.As(err, &refusal) {
+		t.Fatalf("verify after the signature was removed: %v, want a refusal", err)
+	}
+
+	// Replaced by another key's signature: fetched, and the old key no longer verifies.
+	other, err := sigtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(other)
+	if err := verify(); !errors.As(err, &refusal) {
+		t.Fatalf("verify after the signature was replaced: %v, want a refusal", err)
+	}
+	if got := s.Count(registrytest.ManifestGet); got == 0 {
+		t.Errorf("verify after the signature was replaced: no manifest GET, want the new manifest fetched (counts %v)", s.Counts())
+	}
+}
