@@ -197,8 +197,8 @@ func tagManifestRequest(req *http.Request) (repo, tag string, ok bool) {
 	return req.URL.Host + "/" + rest[:i], tag, true
 }
 
-// sigTagSeen reports whether a run with this cache has read ref's signature tag before.
-func (c *diskCache) sigTagSeen(ref name.Digest) bool {
-	_, ok := c.readTag(ref.Context().RegistryStr()+"/"+ref.Context().RepositoryStr(), sigTagName(ref))
+// sigTagSeen reports whether a run with this cache has read the signature tag st before.
+func (c *diskCache) sigTagSeen(st name.Tag) bool {
+	_, ok := c.readTag(st.Context().RegistryStr()+"/"+st.Context().RepositoryStr(), st.TagStr())
 	return ok
 }

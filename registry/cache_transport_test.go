@@ -3,7 +3,9 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -71,6 +73,17 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 0 {
 		t.Errorf("second verify: %d manifest and blob GETs, want 0 (counts %v)", got, s.Counts())
 	}
+
+	// A registry that refuses HEAD (405) is asked by tag, and the signature still verifies.
+	s.FailWhere(func(r *http.Request) bool { return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, ".sig") },
+		registrytest.Fault{Status: http.StatusMethodNotAllowed})
+	if err := verify(); err != nil {
+		t.Fatalf("verify with HEAD refused: %v", err)
+	}
+	if got := s.Count(registrytest.ManifestGet); got != 1 {
+		t.Errorf("verify with HEAD refused: %d manifest GETs, want 1 (counts %v)", got, s.Counts())
+	}
+	s.ClearFaults()
 
 	// Removed: the HEAD is a 404 and there is no signature, whatever the cache holds.
 	sigTag, err := name.NewTag(s.Repo("app") + ":" + "sha256-" + ref.DigestStr()[len("sha256:"):] + ".sig")

@@ -455,19 +455,19 @@ func (v *Verifier) signatures(ctx context.Context, ref name.Digest, ropts []remo
 		return nil, err
 	}
 	var at name.Reference = st
-	if v.blobs != nil && v.remoteFor != nil && v.blobs.sigTagSeen(ref) {
+	if v.blobs != nil && v.remoteFor != nil && v.blobs.sigTagSeen(st) {
 		// Read before: a HEAD of the tag says which manifest it holds now; that manifest and
 		// its layers are read by digest, which the client's digestCache answers while the
 		// signature is unchanged. A signature removed is a 404 here, as without a cache.
+		// A registry that cannot answer the HEAD (405, 501, no digest) is asked by tag.
 		desc, err := remote.Head(st, ropts...)
 		var te *transport.Error
 		switch {
 		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 			return nil, nil
-		case err != nil:
-			return nil, err
+		case err == nil:
+			at = st.Context().Digest(desc.Digest.String())
 		}
-		at = st.Context().Digest(desc.Digest.String())
 	}
 	sigs, err := ociremote.Signatures(at, opt)
 	if err != nil {
