@@ -75,7 +75,9 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	}
 
 	// A registry that refuses HEAD (405) is asked by tag, and the signature still verifies.
-	s.FailWhere(func(r *http.Request) bool { return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, ".sig") },
+	s.FailWhere(func(r *http.Request) bool {
+		return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, ".sig")
+	},
 		registrytest.Fault{Status: http.StatusMethodNotAllowed})
 	if err := verify(); err != nil {
 		t.Fatalf("verify with HEAD refused: %v", err)
