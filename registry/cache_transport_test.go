@@ -87,6 +87,21 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	}
 	s.ClearFaults()
 
+	// A registry failing the HEAD (503, retried) fails the verification, with no second try
+	// by tag.
+	s.FailWhere(func(r *http.Request) bool {
+		return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, ".sig")
+	},
+		registrytest.Fault{Status: http.StatusServiceUnavailable})
+	var refusal *registry.RefusalError
+	if err := verify(); !errors.As(err, &refusal) || refusal.Reason != registry.ReasonRegistryError {
+		t.Fatalf("verify with HEAD failing: %v, want a registry-error refusal", err)
+	}
+	if got := s.Count(registrytest.ManifestGet); got != 0 {
+		t.Errorf("verify with HEAD failing: %d manifest GETs, want 0 (counts %v)", got, s.Counts())
+	}
+	s.ClearFaults()
+
 	// Removed: the HEAD is a 404 and there is no signature, whatever the cache holds.
 	sigTag, err := name.NewTag(s.Repo("app") + ":" + "sha256-" + ref.DigestStr()[len("sha256:"):] + ".sig")
 	if err != nil {
@@ -98,7 +113,6 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	if _, err := remote.Head(sigTag, s.RemoteOptions()...); err == nil {
 		t.Fatal("the signature tag is still there after its removal")
 	}
-	var refusal *registry.RefusalError
 	if err := verify(); !errors.As(err, &refusal) {
 		t.Fatalf("verify after the signature was removed: %v, want a refusal", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -459,14 +460,19 @@ func (v *Verifier) signatures(ctx context.Context, ref name.Digest, ropts []remo
 		// Read before: a HEAD of the tag says which manifest it holds now; that manifest and
 		// its layers are read by digest, which the client's digestCache answers while the
 		// signature is unchanged. A signature removed is a 404 here, as without a cache.
-		// A registry that cannot answer the HEAD (405, 501, no digest) is asked by tag.
+		// A registry that cannot answer the HEAD (405, 501, no digest) is asked by tag; any
+		// other failure is the registry's, already retried, and fails the verification.
 		desc, err := remote.Head(st, ropts...)
 		var te *transport.Error
+		var ue *url.Error
 		switch {
-		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
-			return nil, nil
 		case err == nil:
 			at = st.Context().Digest(desc.Digest.String())
+		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+			return nil, nil
+		case errors.As(err, &te) && te.StatusCode != http.StatusMethodNotAllowed && te.StatusCode != http.StatusNotImplemented,
+			errors.As(err, &ue), ctx.Err() != nil:
+			return nil, err
 		}
 	}
 	sigs, err := ociremote.Signatures(at, opt)
