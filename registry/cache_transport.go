@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -138,8 +137,13 @@ func (c *diskCache) readRecord(d v1.Hash) (blobRecord, bool) {
 	if c == nil || d.Algorithm != "sha256" || !readJSON(c.blobPath(d), &r) {
 		return r, false
 	}
-	sum := sha256.Sum256(r.Data)
-	return r, hex.EncodeToString(sum[:]) == d.Hex
+	return r, digestOf(r.Data) == d
+}
+
+// digestOf is b's sha256 digest.
+func digestOf(b []byte) v1.Hash {
+	h, _, _ := v1.SHA256(bytes.NewReader(b)) // a bytes.Reader does not fail
+	return h
 }
 
 // writeRecord is writeBlob with the record's media type.
@@ -147,8 +151,7 @@ func (c *diskCache) writeRecord(d v1.Hash, r blobRecord) {
 	if c == nil || d.Algorithm != "sha256" || len(r.Data) > maxCachedBlob {
 		return
 	}
-	sum := sha256.Sum256(r.Data)
-	if hex.EncodeToString(sum[:]) != d.Hex {
+	if digestOf(r.Data) != d {
 		return
 	}
 	path := c.blobPath(d)
@@ -168,8 +171,7 @@ func (t *digestCache) byTag(req *http.Request, repo, tag string) (*http.Response
 		return resp, err
 	}
 	if mt := resp.Header.Get("Content-Type"); mt != "" {
-		sum := sha256.Sum256(b)
-		d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+		d := digestOf(b)
 		t.cache.writeRecord(d, blobRecord{Data: b, MediaType: mt})
 		_ = t.cache.writeTag(repo, tag, d.String())
 	}
