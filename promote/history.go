@@ -248,6 +248,9 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 	if err != nil {
 		return nil, err
 	}
+	if err := w.prefetch(ctx, snap, parent, hashes, parentHashes); err != nil {
+		return nil, err
+	}
 	var out []history.Event
 	var trailers []gitrepo.Trailer
 	var author string
@@ -274,6 +277,28 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 		out = append(out, w.events(e, env, before, after, trailers, author)...)
 	}
 	return out, nil
+}
+
+// prefetch fetches, for a partial clone, the files of the environments the step changed, at
+// both ends (one request each; the commit itself was the step before's parent, so it usually
+// has them already).
+func (w *walker) prefetch(ctx context.Context, snap, parent *gitrepo.Snapshot, hashes, parentHashes []string) error {
+	var changed []string
+	for i, env := range w.envs {
+		if hashes[i] != parentHashes[i] {
+			changed = append(changed, env.Path)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := snap.Prefetch(ctx, changed...); err != nil {
+		return err
+	}
+	if parent == nil {
+		return nil
+	}
+	return parent.Prefetch(ctx, changed...)
 }
 
 // parentOf reads e's first parent and its environments' directory hashes (all empty for the

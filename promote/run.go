@@ -179,6 +179,15 @@ func open(ctx context.Context, opts Options) (*runner, error) {
 		r.close()
 		return nil, err
 	}
+	// A partial clone fetches what the run reads in one request, not file by file.
+	var paths []string
+	for _, f := range cfg.Files() {
+		paths = append(paths, f.Path)
+	}
+	if err := tip.Prefetch(ctx, paths...); err != nil {
+		r.close()
+		return nil, err
+	}
 	r.tip, r.tipSHA = tip.FS(), tip.SHA()
 	regOpts := append(RegistryOptions(cfg), opts.RegistryOptions...)
 	if r.reg, err = registry.New(regOpts...); err != nil {

@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -21,6 +22,7 @@ type cloneStorage struct {
 	*filesystem.Storage
 	mu   sync.RWMutex
 	objs map[plumbing.Hash]*plumbing.MemoryObject
+	lazy promisor // a partial clone's missing blobs
 }
 
 var (
@@ -71,11 +73,24 @@ func (s *cloneStorage) mem(t plumbing.ObjectType, h plumbing.Hash) (*plumbing.Me
 	return o, ok && (t == plumbing.AnyObject || o.Type() == t)
 }
 
+// EncodedObject reads an object from memory or disk. A blob a partial clone lacks is
+// fetched from the remote first; nothing else is (a commit beyond a shallow clone's depth is
+// deepened by History, not fetched one by one).
 func (s *cloneStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	if o, ok := s.mem(t, h); ok {
 		return o, nil
 	}
-	return s.Storage.EncodedObject(t, h)
+	o, err := s.Storage.EncodedObject(t, h)
+	if t != plumbing.BlobObject || !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return o, err
+	}
+	if ferr := s.fetchMissing(s.promisedCtx(), []plumbing.Hash{h}); ferr != nil {
+		return nil, ferr
+	}
+	if o, ok := s.mem(t, h); ok {
+		return o, nil
+	}
+	return nil, err
 }
 
 func (s *cloneStorage) DeltaObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {

@@ -178,6 +178,9 @@ type Repo struct {
 	trees   treeCache                        // decoded trees by hash, for Snapshot.PathHashes
 	walked  map[plumbing.Hash]*object.Commit // commits History read, for SnapshotOf
 	storage *filesystem.Storage              // clone mode: the object store, closed by Close
+	clone   *cloneStorage                    // clone mode: the store go-git sees (storage, and memory)
+	fetched bool                             // clone mode: the first fetch was made
+	partial bool                             // clone mode: blobs are fetched when read (see partial.go)
 }
 
 // Open opens repo for writing to opts.Branch. repo is a URL (https://, http://, ssh://,
@@ -376,7 +379,8 @@ func (r *Repo) openClone(ctx context.Context, loc string) error {
 	// reopening the pack for each costs more than reading it. Close closes them.
 	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(32*cache.MiByte), filesystem.Options{KeepDescriptors: true})
 	r.storage = st
-	repo, err := gogit.Init(newCloneStorage(st), nil)
+	r.clone = newCloneStorage(st)
+	repo, err := gogit.Init(r.clone, nil)
 	if err != nil {
 		return fmt.Errorf("initialising temporary clone in %s: %w", dir, err)
 	}
@@ -446,6 +450,9 @@ func (r *Repo) fetch(ctx context.Context, depth int) error {
 func (r *Repo) fetchRef(ctx context.Context, src, dst plumbing.ReferenceName, depth int, setTip bool) error {
 	if r.url == "" { // NoPush without a remote
 		return nil
+	}
+	if r.clone != nil {
+		return r.fetchClone(ctx, src, dst, depth, setTip)
 	}
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", src, dst))
 	err := r.repo.FetchContext(ctx, &gogit.FetchOptions{

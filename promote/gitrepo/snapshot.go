@@ -129,6 +129,9 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.fetchWithSiblings(name, e); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
 	return t.info(e, path.Base(name))
 }
 
@@ -139,6 +142,9 @@ func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	}
 	if e.Mode == filemode.Dir || e.Mode == filemode.Submodule {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is not a regular file")}
+	}
+	if err := t.fetchWithSiblings(name, e); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	b, err := t.blob(e.Hash)
 	if err != nil {

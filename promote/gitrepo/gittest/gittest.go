@@ -168,3 +168,12 @@ func RepoURL(t testing.TB, bare, user, token string) (string, *HTTPServer) {
 	s := ServeHTTP(t, filepath.Dir(bare), user, token)
 	return s.URL + "/" + filepath.Base(bare), s
 }
+
+// AllowPartial lets clients of bare make partial clones, as GitHub, GitLab and Gitea do: it
+// serves filtered fetches (uploadpack.allowFilter) and objects wanted by hash
+// (uploadpack.allowAnySHA1InWant, which a blob fetched on demand needs).
+func AllowPartial(t testing.TB, bare string) {
+	t.Helper()
+	Git(t, bare, "config", "uploadpack.allowFilter", "true")
+	Git(t, bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+}
