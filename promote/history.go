@@ -125,6 +125,9 @@ func (r *runner) readHistory(ctx context.Context, envs []*config.Environment, wi
 	for i := range envs {
 		w.paths = append(w.paths, envs[i].Path)
 	}
+	if err := w.prefetchAll(ctx, entries); err != nil {
+		return nil, err
+	}
 	for _, e := range entries {
 		rep.Complete = rep.Complete || e.Root
 		ev, err := w.step(ctx, e)
@@ -277,6 +280,57 @@ func (w *walker) step(ctx context.Context, e gitrepo.Entry) ([]history.Event, er
 		out = append(out, w.events(e, env, before, after, trailers, author)...)
 	}
 	return out, nil
+}
+
+// prefetchAll fetches, for a partial clone, the files of the environments each entry changed,
+// at both ends, in one request: a walk over thousands of commits would otherwise make one
+// request per commit. Commits it cannot read are left to the walk, which reports them.
+func (w *walker) prefetchAll(ctx context.Context, entries []gitrepo.Entry) error {
+	var files []gitrepo.File
+	var last *gitrepo.Snapshot
+	hashesOf := func(sha string) (*gitrepo.Snapshot, []string) {
+		snap, err := w.r.repo.SnapshotOf(ctx, sha)
+		if err != nil {
+			return nil, nil
+		}
+		hs, err := snap.PathHashes(w.paths)
+		if err != nil {
+			return nil, nil
+		}
+		return snap, hs
+	}
+	var next []string // the hashes at the entry walked next (this entry's parent)
+	for _, e := range entries {
+		snap, hashes := last, next
+		if snap == nil || snap.SHA() != e.SHA {
+			if snap, hashes = hashesOf(e.SHA); snap == nil {
+				continue
+			}
+		}
+		last, next = nil, nil
+		if len(e.Parents) > 0 {
+			last, next = hashesOf(e.Parents[0])
+		}
+		for i, env := range w.envs {
+			if next != nil && hashes[i] == next[i] {
+				continue
+			}
+			fs, _ := snap.Files(env.Path)
+			files = append(files, fs...)
+			if last != nil {
+				fs, _ := last.Files(env.Path)
+				files = append(files, fs...)
+			}
+		}
+	}
+	if len(files) == 0 || w.r.repo == nil {
+		return nil
+	}
+	tip, err := w.r.repo.Tip(ctx)
+	if err != nil {
+		return err
+	}
+	return tip.PrefetchFiles(ctx, files)
 }
 
 // prefetch fetches, for a partial clone, the files of the environments the step changed, at

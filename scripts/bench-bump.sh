@@ -4,7 +4,8 @@
 #   ferry bump REPO:TAG --repo file://BARE          (clone shallow, verify, edit, commit, push)
 # against the git CLI doing the same work by hand:
 #   git clone --depth 1 file://BARE; sed -i …; git commit -a; git push
-# (and, for reference, the same with a sparse checkout of envs/dev alone: git-sparse)
+# (and, for reference, the same with a sparse checkout of envs/dev alone: git-sparse, and with a
+# partial clone besides: git-partial, git clone --filter=blob:none --sparse)
 # on a generated bare repo of FILES files (default 20,000) plus ferry.yaml, the key and
 # envs/dev/deployment.yaml. The image is served by internal/benchtool (go-containerregistry's
 # registry on loopback, signed cosign-2 style), so ferry's figure includes verifying the image;
@@ -15,6 +16,9 @@
 #   scripts/bench-bump.sh                 # RUNS=5 FILES=20000
 #   RUNS=9 FILES=50000 scripts/bench-bump.sh
 #   FERRY_ENV=GOGC=100 scripts/bench-bump.sh   # environment for the ferry runs only
+#   STOCK=1 scripts/bench-bump.sh         # a server refusing filters: ferry clones whole
+# By default the bare repo serves partial clones (uploadpack.allowFilter and
+# allowAnySHA1InWant, as GitHub, GitLab and Gitea do), so ferry's clone is partial.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,6 +95,10 @@ spec:
 	}'
 } | git -C "$bare" fast-import --quiet
 git -C "$bare" gc -q
+if [[ -z ${STOCK:-} ]]; then
+	git -C "$bare" config uploadpack.allowFilter true
+	git -C "$bare" config uploadpack.allowAnySHA1InWant true
+fi
 echo "config repo: $(git -C "$bare" ls-tree -r main | wc -l) files, $(du -sh "$bare" | cut -f1) packed; image $repo; $RUNS runs each"
 
 # One run of each. $1 is the tag to write (alternating, so that every run changes the file).
@@ -116,10 +124,21 @@ run_git-sparse() {
 	git -C "$d" push -q origin main
 	rm -rf "$d"
 }
-export -f run_ferry run_git run_git-sparse
+# The same with a partial clone too (blobs fetched only for envs/dev); needs the server's leave.
+run_git-partial() {
+	local d=$work/clone
+	git clone -q --depth 1 --filter=blob:none --sparse -b main "file://$bare" "$d"
+	git -C "$d" sparse-checkout set envs/dev
+	sed -i "s|image: .*|image: $repo:$1|" "$d/envs/dev/deployment.yaml"
+	git -C "$d" -c user.name=bench -c user.email=bench@example.test commit -qam "dev: app $1"
+	git -C "$d" push -q origin main
+	rm -rf "$d"
+}
+export -f run_ferry run_git run_git-sparse run_git-partial
 export ferry repo bare work
 
 names=(ferry git git-sparse)
+[[ -z ${STOCK:-} ]] && names+=(git-partial)
 declare -A times rss
 tag=1
 for ((r = 0; r <= RUNS; r++)); do
@@ -151,5 +170,8 @@ for i in "${!names[@]}"; do
 	awk -v n="${names[$i]}" -v m="${med[$i]}" -v lo="$min" -v hi="$max" -v r="${medrss[$i]}" -v rm="$maxrss" \
 		'BEGIN {printf "%-6s %10.1f %10.1f %10.1f %14.1f %14.1f\n", n, m/1000, lo/1000, hi/1000, r/1024, rm/1024}'
 done
-awk -v f="${med[0]}" -v g="${med[1]}" -v s="${med[2]}" -v r="${medrss[0]}" 'BEGIN {
-	printf "ratio ferry/git %.2fx (target <= 1.0x), ferry/git-sparse %.2fx; ferry peak RSS %.1f MiB (target < 150 MiB; issue 14: < 60 MiB, %s)\n", f/g, f/s, r/1024, (r/1024 < 60 ? "met" : "missed") }'
+awk -v f="${med[0]}" -v g="${med[1]}" -v s="${med[2]}" -v p="${med[3]:-0}" -v r="${medrss[0]}" -v server="${STOCK:+stock git server, whole clone}" 'BEGIN {
+	if (server == "") server = "server allows partial clones"
+	printf "%s: ratio ferry/git %.2fx (target <= 1.0x), ferry/git-sparse %.2fx", server, f/g, f/s
+	if (p > 0) printf ", ferry/git-partial %.2fx", f/p
+	printf "; ferry peak RSS %.1f MiB (target < 150 MiB; issue 14: < 60 MiB, %s)\n", r/1024, (r/1024 < 60 ? "met" : "missed") }'

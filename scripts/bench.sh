@@ -58,7 +58,7 @@ bump_section() {
 		echo "Reproduce: \`scripts/bench.sh bump\` (this section alone; \`RUNS=N\` for another run count), or \`make bench\` for every section."
 		echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; commit \`$(git rev-parse --short HEAD)\`, $(go env GOVERSION). Medians of ${RUNS:-5} runs after a warm-up, commands interleaved; peak RSS from \`/usr/bin/time -f %M\`."
 		echo
-		echo "Each run bumps one image in a bare config repo of 20,003 files: \`ferry bump\` (the real binary: clone, verify, edit, commit, push), the git CLI doing the same (\`git clone --depth 1\`, \`sed\`, \`git commit -a\`, \`git push\`), and, for reference, the git CLI with a sparse checkout of the one directory."
+		echo "Each run bumps one image in a bare config repo of 20,003 files that serves partial clones (\`uploadpack.allowFilter\`, \`uploadpack.allowAnySHA1InWant\`, as GitHub, GitLab and Gitea do): \`ferry bump\` (the real binary: partial clone, verify, edit, commit, push), the git CLI doing the same (\`git clone --depth 1\`, \`sed\`, \`git commit -a\`, \`git push\`), and, for reference, the git CLI with a sparse checkout of the one directory, without and with a partial clone (\`--filter=blob:none\`). \`STOCK=1 scripts/bench-bump.sh\` measures a server that refuses filters (ferry then clones the whole tip)."
 		echo
 		echo '```text'
 		echo "$table"

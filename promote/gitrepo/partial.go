@@ -488,3 +488,17 @@ func (s *cloneStorage) has(h plumbing.Hash) bool {
 	}
 	return s.Storage.HasEncodedObject(h) == nil
 }
+
+// PrefetchFiles is Prefetch for files listed already (by Files, on any snapshot of the Repo):
+// the contents a partial clone lacks come in one request.
+func (s *Snapshot) PrefetchFiles(ctx context.Context, files []File) error {
+	cs, ok := s.s.(*cloneStorage)
+	if !ok || len(files) == 0 {
+		return nil
+	}
+	hs := make([]plumbing.Hash, len(files))
+	for i, f := range files {
+		hs[i] = plumbing.Hash(f.Blob)
+	}
+	return cs.fetchMissing(ctx, hs)
+}
