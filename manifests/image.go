@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -179,16 +180,34 @@ func isRepository(s string) bool { return normalize(s) != "" }
 
 // normalize returns the canonical form of a repository (index.docker.io/library/nginx for
 // nginx), or "" if s is not a repository.
+// The canonical forms are remembered for the process (up to normalizedMax short spellings): every
+// Find and Plan of a run, and every run of a long-lived watcher, normalizes the same
+// repositories, and go-containerregistry's parser is most of a plan's CPU past parsing.
 func normalize(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\r\n{}$") {
-		return ""
+	if v, ok := normalized.Load(s); ok {
+		return v.(string)
 	}
-	r, err := name.NewRepository(s)
-	if err != nil {
-		return ""
+	n := ""
+	if s != "" && !strings.ContainsAny(s, " \t\r\n{}$") {
+		if r, err := name.NewRepository(s); err == nil {
+			n = r.Name()
+		}
 	}
-	return r.Name()
+	if len(s) <= normalizedLongest && normalizedLen.Load() < normalizedMax {
+		if _, loaded := normalized.LoadOrStore(s, n); !loaded {
+			normalizedLen.Add(1)
+		}
+	}
+	return n
 }
+
+var (
+	normalized    sync.Map // spelling → canonical form ("" for not a repository)
+	normalizedLen atomic.Int64
+)
+
+// normalizedLongest keeps long scalars (most are not repositories) out of the memo.
+const normalizedMax, normalizedLongest = 1 << 14, 256
 
 // screenString is the shortest text every spelling of the repository contains: its path
 // without registry (and without Docker Hub's library/ prefix).

@@ -157,9 +157,13 @@ func TestPlanErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := manifests.Plan(manifests.Options{FS: tc.files, Path: tc.path, Images: tc.images})
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("Plan = %+v, %v; want error containing %q", e, err, tc.err)
+			// One file at a time, and read and parsed in parallel (a file that does not parse
+			// there is left for the walk): the same error either way.
+			for _, readers := range []int{0, 4} {
+				e, err := manifests.Plan(manifests.Options{FS: tc.files, Path: tc.path, Images: tc.images, Readers: readers})
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Plan with %d readers = %+v, %v; want error containing %q", readers, e, err, tc.err)
+				}
 			}
 		})
 	}
@@ -179,12 +183,14 @@ func TestPlanSkips(t *testing.T) {
 		"appset.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n" +
 			"        helm:\n          values: |\n            image: ghcr.io/acme/api:1.0\n            {{- if .debug }}\n            debug: true\n            {{- end }}\n")},
 	}
-	e, err := manifests.Plan(manifests.Options{FS: files, Path: ".", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "2.0"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(e.Files) != 0 || len(e.Changes) != 0 {
-		t.Fatalf("want no edit, got %v", e.Changes)
+	for _, readers := range []int{0, 4} {
+		e, err := manifests.Plan(manifests.Options{FS: files, Path: ".", Images: []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "2.0"}}, Readers: readers})
+		if err != nil {
+			t.Fatalf("%d readers: %v", readers, err)
+		}
+		if len(e.Files) != 0 || len(e.Changes) != 0 {
+			t.Fatalf("%d readers: want no edit, got %v", readers, e.Changes)
+		}
 	}
 }
 

@@ -58,6 +58,9 @@ func (c *ParseCache) put(f *yfile) {
 
 // parseCached is parseYAML through the run's cache.
 func (r *run) parseCached(p string, src []byte) (*yfile, error) {
+	if f := r.preparsed[p]; f != nil && bytes.Equal(f.src, src) {
+		return f, nil
+	}
 	if f := r.cache.get(p, src); f != nil {
 		return f, nil
 	}

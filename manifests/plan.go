@@ -22,9 +22,9 @@ type Options struct {
 	Images []Image
 	// Environment is copied into every Change.
 	Environment string
-	// Readers is how many files are read and screened at once, before any is parsed. Above
-	// 1, FS must be safe for concurrent use (os.DirFS and fstest.MapFS are); 0 or 1 reads one
-	// file at a time.
+	// Readers is how many files are read, screened and parsed at once, before the files are
+	// walked. Above 1, FS must be safe for concurrent use (os.DirFS and fstest.MapFS are); 0
+	// or 1 reads and parses one file at a time, as the walk reaches it.
 	Readers int
 	// Parsed, when set, remembers the files parsed, for later runs over trees that share them
 	// (nil: every run parses what it reads).
@@ -77,24 +77,25 @@ type field struct {
 
 // run is the state of one Plan or Find.
 type run struct {
-	fsys     fs.FS
-	root     string
-	env      string
-	find     bool
-	imgs     []*wanted
-	byKey    map[string]*wanted
-	byMarker map[string]*wanted
-	normMemo map[string]string
-	screens  []repoScreen
-	byLast   *screenIndex // with many screens: which screens a name may match
-	globs    []string     // Files globs of explicit fields; "" means every file
-	readers  int
-	pre      map[string]screened // what prescreen learnt of each file, when it ran
-	data     map[string][]byte
-	parsed   map[string]*yfile
-	kusts    map[string]*kust
-	covered  map[string]bool
-	cache    *ParseCache
+	fsys      fs.FS
+	root      string
+	env       string
+	find      bool
+	imgs      []*wanted
+	byKey     map[string]*wanted
+	byMarker  map[string]*wanted
+	normMemo  map[string]string
+	screens   []repoScreen
+	byLast    *screenIndex // with many screens: which screens a name may match
+	globs     []string     // Files globs of explicit fields; "" means every file
+	readers   int
+	pre       map[string]screened // what prescreen learnt of each file, when it ran
+	preparsed map[string]*yfile   // what prescreen parsed
+	data      map[string][]byte
+	parsed    map[string]*yfile
+	kusts     map[string]*kust
+	covered   map[string]bool
+	cache     *ParseCache
 }
 
 func newRun(opts Options, find bool) (*run, error) {
@@ -114,7 +115,7 @@ func newRun(opts Options, find bool) (*run, error) {
 	r := &run{
 		fsys: opts.FS, root: root, env: opts.Environment, find: find, readers: opts.Readers, cache: opts.Parsed,
 		byKey: map[string]*wanted{}, byMarker: map[string]*wanted{}, normMemo: map[string]string{},
-		data: map[string][]byte{}, parsed: map[string]*yfile{}, kusts: map[string]*kust{}, covered: map[string]bool{},
+		data: map[string][]byte{}, parsed: map[string]*yfile{}, preparsed: map[string]*yfile{}, kusts: map[string]*kust{}, covered: map[string]bool{},
 	}
 	for _, img := range opts.Images {
 		what := img.Name
@@ -472,7 +473,7 @@ func NewFinder(opts Options) (*Finder, error) {
 func (f *Finder) Find(fsys fs.FS) ([]Ref, error) {
 	r := *f.proto
 	r.fsys = fsys
-	r.data, r.parsed, r.kusts, r.covered = map[string][]byte{}, map[string]*yfile{}, map[string]*kust{}, map[string]bool{}
+	r.data, r.parsed, r.preparsed, r.kusts, r.covered = map[string][]byte{}, map[string]*yfile{}, map[string]*yfile{}, map[string]*kust{}, map[string]bool{}
 	r.pre = nil
 	return r.findRefs()
 }

@@ -152,9 +152,10 @@ type screened struct {
 	dotdot   bool // it contains ".." (a kustomization that may reach outside the path)
 }
 
-// prescreen reads and screens files r.readers at a time, before anything is parsed. It keeps
-// the bytes of the files that may be parsed (r.data) and what it learnt of every file
-// (r.pre), so that the files the screen turns away are read once and never parsed.
+// prescreen reads and screens files r.readers at a time, and parses those the screen lets
+// through. It keeps the bytes of the files that may be parsed (r.data), what it parsed
+// (r.preparsed) and what it learnt of every file (r.pre), so that the files the screen turns
+// away are read once and never parsed.
 func (r *run) prescreen(files []string) error {
 	if r.readers <= 1 {
 		return nil
@@ -162,6 +163,7 @@ func (r *run) prescreen(files []string) error {
 	res := make([]screened, len(files))
 	data := make([][]byte, len(files))
 	errs := make([]error, len(files))
+	parsed := make([]*yfile, len(files))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range r.readers {
@@ -188,6 +190,7 @@ func (r *run) prescreen(files []string) error {
 				}
 				if s.mentions || kust && (s.dotdot || r.find) || r.wantsFields(path.Base(p)) {
 					data[i] = bytes.Clone(b)
+					parsed[i] = r.preparse(p, data[i])
 				}
 				res[i] = s
 			}
@@ -203,8 +206,27 @@ func (r *run) prescreen(files []string) error {
 		if data[i] != nil {
 			r.data[p] = data[i]
 		}
+		if parsed[i] != nil {
+			r.preparsed[p] = parsed[i]
+		}
 	}
 	return nil
+}
+
+// preparse parses a file prescreen kept, on its reader's goroutine: parsing is most of a
+// run's CPU, and the readers spread it over the cores. The file is parsed the same way the
+// walk would parse it (through the cache when there is one); a file that does not parse is
+// left for the walk, which decides whether that is an error.
+func (r *run) preparse(p string, src []byte) *yfile {
+	if f := r.cache.get(p, src); f != nil {
+		return f
+	}
+	f, err := parseYAML(p, src)
+	if err != nil {
+		return nil
+	}
+	r.cache.put(f)
+	return f
 }
 
 // readInto reads the file p into buf's storage, growing it as needed.

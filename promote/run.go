@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -427,7 +428,7 @@ func (r *runner) current(tip fs.FS, env *config.Environment) (map[string]manifes
 }
 
 func (r *runner) readCurrent(tip fs.FS, env *config.Environment) (map[string]manifests.Ref, error) {
-	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name, Parsed: &r.parsed})
+	refs, err := manifests.Find(manifests.Options{FS: tip, Path: env.Path, Images: r.findImages(), Environment: env.Name, Parsed: &r.parsed, Readers: manifestReaders()})
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
@@ -439,6 +440,10 @@ func (r *runner) readCurrent(tip fs.FS, env *config.Environment) (map[string]man
 	}
 	return out, nil
 }
+
+// manifestReaders is how many files manifests reads and parses at once: one per core. A
+// Snapshot's FS is safe for concurrent use; parsing is most of reading an environment.
+func manifestReaders() int { return runtime.GOMAXPROCS(0) }
 
 // findImages are ferry.yaml's images as manifests.Find looks for them (built once per run).
 func (r *runner) findImages() []manifests.Image {

@@ -104,7 +104,7 @@ func (r *runner) plan(tip fs.FS, req writeReq) (*manifests.Edit, error) {
 	for i, t := range req.targets {
 		images[i] = t.manifestImage()
 	}
-	return manifests.Plan(manifests.Options{FS: tip, Path: req.env.Path, Images: images, Environment: req.env.Name, Parsed: &r.parsed})
+	return manifests.Plan(manifests.Options{FS: tip, Path: req.env.Path, Images: images, Environment: req.env.Name, Parsed: &r.parsed, Readers: manifestReaders()})
 }
 
 // writeDryRun reports what write would change, commit and open, and writes nothing.

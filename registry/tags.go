@@ -53,12 +53,13 @@ func (c *Client) tags(ctx context.Context, repo name.Repository) ([]string, erro
 	next := *base
 	next.RawQuery = "n=" + strconv.Itoa(c.pageSize)
 
-	// Sized for one page; a page's slice is decoded into again for the next (the strings
-	// themselves are kept in out).
-	seen := make(map[string]struct{}, c.pageSize)
+	// Sized by the first page, which for most repositories is all of them (a watch cycle
+	// lists hundreds of repositories of a few tags each: sizing for a full page cost more than
+	// the listing); a page's slice is decoded into again for the next (the strings themselves
+	// are kept in out).
+	var seen map[string]struct{}
 	visited := map[string]bool{}
-	out := make([]string, 0, c.pageSize)
-	names := make([]string, 0, c.pageSize)
+	var out, names []string
 	for page := 0; page < maxTagPages; page++ {
 		u := next.String()
 		visited[u] = true
@@ -66,6 +67,9 @@ func (c *Client) tags(ctx context.Context, repo name.Repository) ([]string, erro
 		names, link, err = c.tagPage(ctx, client, repo, u, names[:0])
 		if err != nil {
 			return nil, err
+		}
+		if seen == nil {
+			seen, out = make(map[string]struct{}, len(names)), make([]string, 0, len(names))
 		}
 		fresh := 0
 		for _, t := range names {

@@ -346,6 +346,14 @@ func (s *cloneStorage) promise(ctx context.Context, fetch func(context.Context, 
 	s.lazy.mu.Unlock()
 }
 
+// isPartial reports whether s is a partial clone. A whole clone has every blob, so a read
+// need not ask the object store whether it has one first (a loose-object lookup on disk).
+func (s *cloneStorage) isPartial() bool {
+	s.lazy.mu.Lock()
+	defer s.lazy.mu.Unlock()
+	return s.lazy.fetch != nil
+}
+
 // promisedCtx is the context a blob fetched as it is read uses.
 func (s *cloneStorage) promisedCtx() context.Context {
 	s.lazy.mu.Lock()
@@ -465,7 +473,13 @@ const siblingFiles = 256
 // the rest next, and one request is cheaper than one per file.
 func (t *treeFS) fetchWithSiblings(name string, e object.TreeEntry) error {
 	cs, ok := t.s.(*cloneStorage)
-	if !ok || !e.Mode.IsFile() || cs.has(e.Hash) {
+	if !ok || !e.Mode.IsFile() || !cs.isPartial() {
+		return nil
+	}
+	unlock := t.lock()
+	has := cs.has(e.Hash)
+	unlock()
+	if has {
 		return nil
 	}
 	hs := []plumbing.Hash{e.Hash}
@@ -478,6 +492,7 @@ func (t *treeFS) fetchWithSiblings(name string, e object.TreeEntry) error {
 			}
 		}
 	}
+	defer t.lock()()
 	return cs.fetchMissing(cs.promisedCtx(), hs)
 }
 

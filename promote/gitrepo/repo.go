@@ -176,6 +176,7 @@ type Repo struct {
 	tip *object.Commit
 
 	trees   treeCache                        // decoded trees by hash, for Snapshot.PathHashes
+	reads   sync.Mutex                       // serialises a Snapshot FS's object-store reads (see treeFS)
 	walked  map[plumbing.Hash]*object.Commit // commits History read, for SnapshotOf
 	storage *filesystem.Storage              // clone mode: the object store, closed by Close
 	clone   *cloneStorage                    // clone mode: the store go-git sees (storage, and memory)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,6 +23,7 @@ type Snapshot struct {
 	commit *object.Commit
 	s      storer.EncodedObjectStorer
 	trees  *treeCache
+	reads  *sync.Mutex // see treeFS
 }
 
 // Tip returns the tip of the target branch as last fetched (by Open, Refresh, or a retry).
@@ -35,7 +37,7 @@ func (r *Repo) Tip(ctx context.Context) (*Snapshot, error) {
 }
 
 func (r *Repo) snapshot(c *object.Commit) *Snapshot {
-	return &Snapshot{commit: c, s: r.repo.Storer, trees: &r.trees}
+	return &Snapshot{commit: c, s: r.repo.Storer, trees: &r.trees, reads: &r.reads}
 }
 
 // SHA is the commit's hash.
@@ -46,17 +48,28 @@ func (s *Snapshot) Time() time.Time { return s.commit.Committer.When }
 
 // FS is a read-only view of the commit's tree. Nothing is checked out: directories and blobs
 // are read from the object store when opened, so its cost does not depend on the repository's
-// size. File modification times are the commit's time. Symbolic links read as their target;
+// size. It is safe for concurrent use: reads of the object store take turns (go-git's
+// stores are not safe for concurrent use), what callers do with the bytes need not. File modification times are the commit's time. Symbolic links read as their target;
 // submodules are irregular files that cannot be read.
 func (s *Snapshot) FS() fs.FS {
-	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When, trees: s.trees}
+	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When, trees: s.trees, reads: s.reads}
 }
 
 type treeFS struct {
 	s     storer.EncodedObjectStorer
 	root  plumbing.Hash
 	when  time.Time
-	trees *treeCache // shared by the Repo's snapshots; nil: decode every time
+	trees *treeCache  // shared by the Repo's snapshots; nil: decode every time
+	reads *sync.Mutex // the Repo's: one object-store read at a time; nil: no locking
+}
+
+// lock takes the object store for one read; the returned func gives it back.
+func (t *treeFS) lock() func() {
+	if t.reads == nil {
+		return func() {}
+	}
+	t.reads.Lock()
+	return t.reads.Unlock
 }
 
 var (
@@ -105,7 +118,9 @@ func (t *treeFS) tree(h plumbing.Hash) (*cachedTree, error) {
 			return ct, nil
 		}
 	}
+	unlock := t.lock()
 	tree, err := object.GetTree(t.s, h)
+	unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +194,7 @@ func (t *treeFS) readDir(h plumbing.Hash) ([]fs.DirEntry, error) {
 }
 
 func (t *treeFS) blob(h plumbing.Hash) ([]byte, error) {
+	defer t.lock()()
 	o, err := t.s.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, err
@@ -194,7 +210,9 @@ func (t *treeFS) blob(h plumbing.Hash) ([]byte, error) {
 func (t *treeFS) info(e object.TreeEntry, name string) (fs.FileInfo, error) {
 	fi := &fileInfo{name: name, mode: goMode(e.Mode), when: t.when}
 	if e.Mode != filemode.Dir && e.Mode != filemode.Submodule {
+		unlock := t.lock()
 		o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)
+		unlock()
 		if err != nil {
 			return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 		}
