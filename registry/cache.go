@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,9 +23,12 @@ const cacheVersion = "v1"
 //   - a record per digest or tag: one small JSON file (v1/digests/…, v1/tags/…), written when
 //     one fact is learned on its own;
 //   - a pack per repository (v1/repos/<hash>.json): every tag and digest fact of that
-//     repository that a created-time scan learned, written once at the end of the scan. A
-//     cold newest-build over 500 tags learns 1,000 facts; as records they cost 1,000 file
-//     creations and renames, most of that run's CPU, as a pack one.
+//     repository that a created-time scan learned, written once at the end of the scan, and
+//     the small blobs (signature manifests and payloads) and signature tags a verification
+//     read, written once at the end of it. A cold newest-build over 500 tags learns 1,000
+//     facts; as records they cost 1,000 file creations and renames, most of that run's CPU,
+//     as a pack one. A verification learns three (the signature tag, its manifest and
+//     payload): as records a cold watch over 200 images created 600 files, as packs 200.
 //
 // A repository's pack is read once per Client, on its first cache lookup, and is consulted
 // before the records. Every file is written atomically (a temp file in the same directory,
@@ -47,6 +51,8 @@ type repoPack struct {
 	mu      sync.Mutex
 	tags    map[string]string
 	digests map[string]digestFacts
+	blobs   map[string]blobRecord // by digest; checked against it when read
+	touched map[string]bool       // blobs this process read or learned: kept when the pack is written
 	batch   int
 	dirty   bool
 }
@@ -56,7 +62,14 @@ type packFile struct {
 	Repository string                 `json:"repository"`
 	Tags       map[string]string      `json:"tags"`
 	Digests    map[string]digestFacts `json:"digests"`
+	Blobs      map[string]blobRecord  `json:"blobs,omitempty"`
 }
+
+// packBlobBytes bounds the blobs a pack keeps besides those this process used: a repository
+// whose image is rebuilt and signed often would otherwise carry every old signature into
+// every read of its pack. A blob left out is a miss: one request, the next time it is asked
+// for.
+const packBlobBytes = 256 << 10
 
 // digestFacts is what ferry knows about one digest. Fields fill in as they are learned.
 type digestFacts struct {
@@ -105,7 +118,7 @@ func (c *diskCache) pack(repo string) *repoPack {
 		return p
 	}
 	f, _ := readPack(c.packPath(repo), repo)
-	p.tags, p.digests = f.Tags, f.Digests
+	p.tags, p.digests, p.blobs, p.touched = f.Tags, f.Digests, f.Blobs, map[string]bool{}
 	p.mu.Unlock()
 	return p
 }
@@ -125,8 +138,12 @@ func readPack(path, repo string) (packFile, bool) {
 	if f.Digests == nil {
 		f.Digests = map[string]digestFacts{}
 	}
+	if f.Blobs == nil {
+		f.Blobs = map[string]blobRecord{}
+	}
 	maps.DeleteFunc(f.Tags, func(_, d string) bool { _, err := v1.NewHash(d); return err != nil })
 	maps.DeleteFunc(f.Digests, func(d string, _ digestFacts) bool { _, err := v1.NewHash(d); return err != nil })
+	maps.DeleteFunc(f.Blobs, func(d string, _ blobRecord) bool { _, err := v1.NewHash(d); return err != nil })
 	return f, ok
 }
 
@@ -159,9 +176,34 @@ func (c *diskCache) batch(repo string) (end func() error) {
 			for d, f := range disk.Digests {
 				p.digests[d] = mergeFacts(p.digests[d], f)
 			}
+			for d, b := range disk.Blobs {
+				if _, mine := p.blobs[d]; !mine {
+					p.blobs[d] = b
+				}
+			}
 		}
-		return writeJSON(path, packFile{Repository: repo, Tags: p.tags, Digests: p.digests})
+		p.blobs = keptBlobs(p.blobs, p.touched)
+		return writeJSON(path, packFile{Repository: repo, Tags: p.tags, Digests: p.digests, Blobs: p.blobs})
 	}
+}
+
+// keptBlobs is what of blobs a pack keeps: every one touched, then the others in digest order
+// while they fit in packBlobBytes.
+func keptBlobs(blobs map[string]blobRecord, touched map[string]bool) map[string]blobRecord {
+	var others []string
+	for d := range blobs {
+		if !touched[d] {
+			others = append(others, d)
+		}
+	}
+	slices.Sort(others)
+	size := 0
+	for _, d := range others {
+		if size += len(blobs[d].Data); size > packBlobBytes {
+			delete(blobs, d)
+		}
+	}
+	return blobs
 }
 
 // remember stores what update does in repo's pack and reports whether a batch holds it (so

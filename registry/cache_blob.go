@@ -23,11 +23,11 @@ func (c *diskCache) blobPath(d v1.Hash) string {
 }
 
 func (c *diskCache) readBlob(d v1.Hash) ([]byte, bool) {
-	r, ok := c.readRecord(d)
+	r, ok := c.readRecord("", d)
 	return r.Data, ok
 }
 
 // writeBlob keeps b under d when it is d's content; a failure to write costs a fetch next time.
 func (c *diskCache) writeBlob(d v1.Hash, b []byte) {
-	c.writeRecord(d, blobRecord{Data: b})
+	c.writeRecord("", d, blobRecord{Data: b})
 }

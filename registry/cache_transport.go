@@ -46,7 +46,8 @@ func (t *digestCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.next.RoundTrip(req)
 	}
-	if r, ok := t.cache.readRecord(d); ok && (!manifest || r.MediaType != "") {
+	repo := req.URL.Host + "/" + digestRequestRepo(req.URL.Path)
+	if r, ok := t.cache.readRecord(repo, d); ok && (!manifest || r.MediaType != "") {
 		return cachedResponse(req, d, r), nil
 	}
 	resp, b, err := t.fetchSmall(req)
@@ -58,7 +59,7 @@ func (t *digestCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		mt = resp.Header.Get("Content-Type")
 	}
 	if !manifest || mt != "" {
-		t.cache.writeRecord(d, blobRecord{Data: b, MediaType: mt})
+		t.cache.writeRecord(repo, d, blobRecord{Data: b, MediaType: mt})
 	}
 	return resp, nil
 }
@@ -116,6 +117,14 @@ func digestRequest(req *http.Request) (d v1.Hash, manifest, ok bool) {
 	return h, manifest, true
 }
 
+// digestRequestRepo is the repository name of a path digestRequest accepted
+// (/v2/<name>/manifests/<digest> or /v2/<name>/blobs/<digest>).
+func digestRequestRepo(p string) string {
+	p = strings.TrimPrefix(p, "/v2/")
+	p = p[:strings.LastIndex(p, "/")]
+	return p[:strings.LastIndex(p, "/")]
+}
+
 func cachedResponse(req *http.Request, d v1.Hash, r blobRecord) *http.Response {
 	h := http.Header{}
 	h.Set("Content-Length", strconv.Itoa(len(r.Data)))
@@ -131,10 +140,27 @@ func cachedResponse(req *http.Request, d v1.Hash, r blobRecord) *http.Response {
 	}
 }
 
-// readRecord is readBlob with the record's media type.
-func (c *diskCache) readRecord(d v1.Hash) (blobRecord, bool) {
+// readRecord is readBlob with the record's media type: from repo's pack when it has it (repo
+// "": none), else from the digest's record file.
+func (c *diskCache) readRecord(repo string, d v1.Hash) (blobRecord, bool) {
 	var r blobRecord
-	if c == nil || d.Algorithm != "sha256" || !readJSON(c.blobPath(d), &r) {
+	if c == nil || d.Algorithm != "sha256" {
+		return r, false
+	}
+	if repo != "" {
+		p := c.pack(repo)
+		p.mu.Lock()
+		r, ok := p.blobs[d.String()]
+		if ok {
+			p.touched[d.String()] = true
+		}
+		p.mu.Unlock()
+		if ok && digestOf(r.Data) == d {
+			return r, true
+		}
+		r = blobRecord{}
+	}
+	if !readJSON(c.blobPath(d), &r) {
 		return r, false
 	}
 	return r, digestOf(r.Data) == d
@@ -146,12 +172,21 @@ func digestOf(b []byte) v1.Hash {
 	return h
 }
 
-// writeRecord is writeBlob with the record's media type.
-func (c *diskCache) writeRecord(d v1.Hash, r blobRecord) {
+// writeRecord is writeBlob with the record's media type; while a batch of repo is open (repo
+// "": never) the blob goes into repo's pack instead of a record file.
+func (c *diskCache) writeRecord(repo string, d v1.Hash, r blobRecord) {
 	if c == nil || d.Algorithm != "sha256" || len(r.Data) > maxCachedBlob {
 		return
 	}
 	if digestOf(r.Data) != d {
+		return
+	}
+	if repo != "" && c.remember(repo, func(p *repoPack) {
+		if old, ok := p.blobs[d.String()]; ok && r.MediaType == "" {
+			r.MediaType = old.MediaType
+		}
+		p.blobs[d.String()], p.touched[d.String()] = r, true
+	}) {
 		return
 	}
 	path := c.blobPath(d)
@@ -172,7 +207,7 @@ func (t *digestCache) byTag(req *http.Request, repo, tag string) (*http.Response
 	}
 	if mt := resp.Header.Get("Content-Type"); mt != "" {
 		d := digestOf(b)
-		t.cache.writeRecord(d, blobRecord{Data: b, MediaType: mt})
+		t.cache.writeRecord(repo, d, blobRecord{Data: b, MediaType: mt})
 		_ = t.cache.writeTag(repo, tag, d.String())
 	}
 	return resp, nil
@@ -201,6 +236,9 @@ func tagManifestRequest(req *http.Request) (repo, tag string, ok bool) {
 
 // sigTagSeen reports whether a run with this cache has read the signature tag st before.
 func (c *diskCache) sigTagSeen(st name.Tag) bool {
-	_, ok := c.readTag(st.Context().RegistryStr()+"/"+st.Context().RepositoryStr(), st.TagStr())
+	_, ok := c.readTag(packKey(st.Context()), st.TagStr())
 	return ok
 }
+
+// packKey names repo's pack as digestCache sees the repository in a request's URL.
+func packKey(repo name.Repository) string { return repo.RegistryStr() + "/" + repo.RepositoryStr() }

@@ -2,8 +2,10 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +66,11 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 2 {
 		t.Errorf("first verify: %d manifest and blob GETs, want 2 (counts %v)", got, s.Counts())
 	}
+	// What it learned (the signature tag, its manifest and payload) is one file: the
+	// repository's pack, not a record each.
+	if files := cacheFiles(t, cacheDir); len(files) != 1 || !strings.HasPrefix(files[0], "v1/repos/") {
+		t.Errorf("cache files after the first verify: %v, want one pack", files)
+	}
 	if err := verify(); err != nil {
 		t.Fatalf("second verify: %v", err)
 	}
@@ -72,6 +79,22 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	}
 	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 0 {
 		t.Errorf("second verify: %d manifest and blob GETs, want 0 (counts %v)", got, s.Counts())
+	}
+
+	// A pack whose blob is not its digest's bytes (edited, or cut short and rewritten) is a
+	// miss: the manifest and payload are fetched again, and the signature still verifies.
+	corruptPackBlobs(t, cacheDir)
+	if err := verify(); err != nil {
+		t.Fatalf("verify with a corrupt pack: %v", err)
+	}
+	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 2 {
+		t.Errorf("verify with a corrupt pack: %d manifest and blob GETs, want 2 (counts %v)", got, s.Counts())
+	}
+	if err := verify(); err != nil {
+		t.Fatalf("verify after a corrupt pack: %v", err)
+	}
+	if got := s.Count(registrytest.ManifestGet) + s.Count(registrytest.BlobGet); got != 0 {
+		t.Errorf("verify after a corrupt pack: %d manifest and blob GETs, want 0: the pack was mended (counts %v)", got, s.Counts())
 	}
 
 	// A registry that refuses HEAD (405) is asked by tag, and the signature still verifies.
@@ -128,5 +151,49 @@ func TestVerifyReadsUnchangedSignatureFromCache(t *testing.T) {
 	}
 	if got := s.Count(registrytest.ManifestGet); got == 0 {
 		t.Errorf("verify after the signature was replaced: no manifest GET, want the new manifest fetched (counts %v)", s.Counts())
+	}
+}
+
+// corruptPackBlobs flips a byte of every blob kept in the packs under dir.
+func corruptPackBlobs(t *testing.T, dir string) {
+	t.Helper()
+	n := 0
+	for _, f := range cacheFiles(t, dir) {
+		if !strings.HasPrefix(f, "v1/repos/") {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pack map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &pack); err != nil {
+			t.Fatal(err)
+		}
+		var blobs map[string]struct {
+			Data      []byte `json:"data"`
+			MediaType string `json:"mediaType,omitempty"`
+		}
+		if err := json.Unmarshal(pack["blobs"], &blobs); err != nil {
+			t.Fatal(err)
+		}
+		for d, b := range blobs {
+			b.Data[len(b.Data)/2] ^= 1
+			blobs[d] = b
+			n++
+		}
+		if pack["blobs"], err = json.Marshal(blobs); err != nil {
+			t.Fatal(err)
+		}
+		if raw, err = json.Marshal(pack); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no blob in any pack to corrupt")
 	}
 }

@@ -456,6 +456,12 @@ func (v *Verifier) signatures(ctx context.Context, ref name.Digest, ropts []remo
 		return nil, err
 	}
 	var at name.Reference = st
+	if v.blobs != nil && v.remoteFor != nil {
+		// What is learned (the tag, its manifest and payloads) is written once, as the
+		// repository's pack; a failure to write it costs requests next time, nothing else.
+		end := v.blobs.batch(packKey(st.Context()))
+		defer func() { _ = end() }()
+	}
 	if v.blobs != nil && v.remoteFor != nil && v.blobs.sigTagSeen(st) {
 		// Read before: a HEAD of the tag says which manifest it holds now; that manifest and
 		// its layers are read by digest, which the client's digestCache answers while the
