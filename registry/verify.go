@@ -473,6 +473,9 @@ func (v *Verifier) signatures(ctx context.Context, ref name.Digest, ropts []remo
 		var ue *url.Error
 		switch {
 		case err == nil:
+			if sigs, ok := v.blobs.cachedSignatures(packKey(st.Context()), desc.Digest); ok {
+				return sigs, nil
+			}
 			at = st.Context().Digest(desc.Digest.String())
 		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 			return nil, nil

@@ -28,6 +28,8 @@ type testRegistry struct {
 	host string
 	// fail, when it returns true for a request, answers 500.
 	fail atomic.Pointer[func(*http.Request) bool]
+	// gets counts GETs of manifests and blobs by digest.
+	gets atomic.Int64
 }
 
 func newTestRegistry(t testing.TB, referrersAPI bool) *testRegistry {
@@ -38,6 +40,9 @@ func newTestRegistry(t testing.TB, referrersAPI bool) *testRegistry {
 		if f := tr.fail.Load(); f != nil && (*f)(r) {
 			http.Error(w, "injected failure", http.StatusInternalServerError)
 			return
+		}
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/sha256:") {
+			tr.gets.Add(1)
 		}
 		if !referrersAPI && strings.Contains(r.URL.Path, "/referrers/") {
 			http.NotFound(w, r)
@@ -109,6 +114,22 @@ func noPublicGood() VerifierOption {
 
 func fastRetries() VerifierOption {
 	return WithRemoteOptions(remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}))
+}
+
+// verifyCached verifies ref as a new run with the cache in dir would: a Client of its own,
+// whose cache the verifier shares.
+func verifyCached(t testing.TB, ctx context.Context, entry VerifyEntry, ref name.Digest, dir string) (*Verification, error) {
+	t.Helper()
+	c, err := New(WithCacheDir(dir), WithRetry(Retry{Attempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier([]VerifyEntry{entry}, noPublicGood(), fastRetries(), WithCache(c),
+		WithRemoteOptions(c.RemoteOptions(ctx)...), WithRemoteOptionsFor(c.RemoteOptionsFor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Verify(ctx, ref)
 }
 
 func mustVerifier(t testing.TB, entries ...VerifyEntry) *Verifier {
@@ -207,6 +228,34 @@ func TestVerifyAccepts(t *testing.T) {
 			want := &Verification{Digest: ref.DigestStr(), Signer: tc.wantSigner}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Verify (-want +got):\n%s", diff)
+			}
+			// With a cache, twice: the second run reads a cosign 2 signature from the cache
+			// (no GET by digest) and verifies it to the same result.
+			dir := t.TempDir()
+			for run := range 2 {
+				reg.gets.Store(0)
+				got, err := verifyCached(t, ctx, tc.entry, ref, dir)
+				if err != nil {
+					t.Fatalf("Verify with a cache, run %d: %v", run+1, err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("Verify with a cache, run %d (-want +got):\n%s", run+1, diff)
+				}
+			}
+			if strings.Contains(tc.name, "cosign 3") {
+				return
+			}
+			if n := reg.gets.Load(); n != 0 {
+				t.Errorf("second run with a cache: %d GETs by digest, want 0", n)
+			}
+			// And it read it without the registry client: the cache alone gives the signature.
+			desc, err := remote.Head(ref.Context().Tag(dashed(ref) + ".sig"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs, ok := (&diskCache{dir: dir}).cachedSignatures(packKey(ref.Context()), desc.Digest)
+			if !ok || len(sigs) != 1 {
+				t.Errorf("cachedSignatures = %d signatures, %v; want the one signature", len(sigs), ok)
 			}
 		})
 	}
@@ -536,6 +585,16 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), s.ref.DigestStr()) || !strings.Contains(err.Error(), s.ref.Context().Name()) {
 				t.Errorf("error %q does not name the image and digest", err)
+			}
+			// With a cache, twice: the same refusal (the second run reads what the first
+			// kept).
+			dir := t.TempDir()
+			for run := range 2 {
+				got, err := verifyCached(t, ctx, tc.entry, s.ref, dir)
+				var cre *RefusalError
+				if !errors.As(err, &cre) || cre.Reason != tc.wantReason || !strings.Contains(cre.Detail, tc.wantDetail) {
+					t.Errorf("with a cache, run %d: %+v, %v; want reason %s, detail %q", run+1, got, err, tc.wantReason, tc.wantDetail)
+				}
 			}
 		})
 	}
