@@ -151,11 +151,15 @@ func (c *diskCache) readRecord(repo string, d v1.Hash) (blobRecord, bool) {
 		p := c.pack(repo)
 		p.mu.Lock()
 		r, ok := p.blobs[d.String()]
+		if ok && digestOf(r.Data) != d {
+			delete(p.blobs, d.String()) // not d's bytes: a miss, and not kept
+			ok = false
+		}
 		if ok {
 			p.touched[d.String()] = true
 		}
 		p.mu.Unlock()
-		if ok && digestOf(r.Data) == d {
+		if ok {
 			return r, true
 		}
 		r = blobRecord{}
