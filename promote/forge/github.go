@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/google/go-github/v84/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/ferryhq/ferry/internal/authguard"
 )
@@ -45,17 +45,20 @@ func newGitHub(cfg Config, r remote, hc *http.Client, guard *authguard.Transport
 		}
 		hc = &http.Client{Transport: itr, Timeout: hc.Timeout, Jar: hc.Jar}
 	}
-	client := github.NewClient(hc)
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(hc)}
 	if cfg.Token != "" {
-		client = client.WithAuthToken(cfg.Token)
+		opts = append(opts, github.WithAuthToken(cfg.Token))
+	}
+	if apiBase != "" {
+		opts = append(opts, github.WithEnterpriseURLs(apiBase, apiBase))
+	}
+	client, err := github.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("forge: github API URL %s: %w", redactURL(apiBase), err)
 	}
 	graphQL := "https://api.github.com/graphql"
 	if apiBase != "" {
-		client, err = client.WithEnterpriseURLs(apiBase, apiBase)
-		if err != nil {
-			return nil, fmt.Errorf("forge: github API URL %s: %w", redactURL(apiBase), err)
-		}
-		graphQL = strings.TrimSuffix(strings.TrimSuffix(client.BaseURL.String(), "/"), "/v3") + "/graphql"
+		graphQL = strings.TrimSuffix(strings.TrimSuffix(client.BaseURL(), "/"), "/v3") + "/graphql"
 	}
 	return &gitHub{client: client, owner: owner, repo: repo, graphQL: graphQL, secrets: []string{cfg.Token}}, nil
 }
@@ -211,7 +214,7 @@ func (g *gitHub) enableAutoMerge(ctx context.Context, pr *github.PullRequest) er
 		"query":     `mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id}) { clientMutationId } }`,
 		"variables": map[string]any{"id": pr.GetNodeID()},
 	}
-	req, err := g.client.NewRequest(http.MethodPost, g.graphQL, body)
+	req, err := g.client.NewRequest(ctx, http.MethodPost, g.graphQL, body)
 	if err != nil {
 		return g.fail(op, err)
 	}
@@ -221,7 +224,7 @@ func (g *gitHub) enableAutoMerge(ctx context.Context, pr *github.PullRequest) er
 			Message string `json:"message"`
 		} `json:"errors"`
 	}
-	if _, err := g.client.Do(ctx, req, &out); err != nil {
+	if _, err := g.client.Do(req, &out); err != nil {
 		return g.fail(op, err)
 	}
 	if len(out.Errors) > 0 {
