@@ -204,3 +204,64 @@ func FuzzOverlay(f *testing.F) {
 		}
 	})
 }
+
+// TestOverlayAfterMultiLinePlainScalar: the images list an overlay needs goes after the whole
+// of a multi-line plain scalar that ends the file, also when the scalar starts on the line
+// after its dash, or continues less indented than it starts (the dashes' column bounds it),
+// and the second run changes nothing. FuzzOverlay found the first: the list went in between
+// the scalar's two lines.
+func TestOverlayAfterMultiLinePlainScalar(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "testdata", "manifests", "overlay-add", "original", "base", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}}
+	for _, tc := range []struct{ name, tail, value string }{
+		{"item on the line after its dash", "notes:\n  -\n   first\n   second\n", "first second"},
+		{"continued less indented", "notes:\n  - first\n   second\n", "first second"},
+		{"nested list", "notes:\n- - first\n  - second\n    third\n", "second third"},
+		{"list at the key's column", "notes:\n- first\n second\n", "first second"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := "resources:\n- ../../base\n" + tc.tail
+			fsys := fstest.MapFS{
+				"base/kustomization.yaml":         {Data: []byte("resources:\n- deployment.yaml\n")},
+				"base/deployment.yaml":            {Data: base},
+				"overlays/dev/kustomization.yaml": {Data: []byte(k)},
+			}
+			opts := manifests.Options{FS: fsys, Path: "overlays/dev", Images: images}
+			e, err := manifests.Plan(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Files) != 1 {
+				t.Fatalf("want the overlay changed, got %d files", len(e.Files))
+			}
+			out := string(e.Files[0].New)
+			if !strings.HasPrefix(out, k+"images:\n") {
+				t.Fatalf("images list not appended after the scalar:\n%s", out)
+			}
+			var doc struct {
+				Notes []any `yaml:"notes"`
+			}
+			if err := yaml.Unmarshal(e.Files[0].New, &doc); err != nil {
+				t.Fatal(err)
+			}
+			last := doc.Notes[len(doc.Notes)-1]
+			if l, ok := last.([]any); ok {
+				last = l[len(l)-1]
+			}
+			if last != tc.value {
+				t.Errorf("last note = %q, want %q", last, tc.value)
+			}
+			fsys["overlays/dev/kustomization.yaml"] = &fstest.MapFile{Data: e.Files[0].New}
+			again, err := manifests.Plan(opts)
+			if err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			if len(again.Files) != 0 {
+				t.Fatalf("second run changes again:\n%s", again.Diff())
+			}
+		})
+	}
+}

@@ -558,18 +558,22 @@ func (fc *fileCtx) imageMap(im imageFields, p string) {
 type kv struct{ k, v string }
 
 // nodeEnd returns the byte offset just past n (key is n's mapping key, for empty values).
-func (f *yfile) nodeEnd(key, n *yaml.Node) (int, error) {
+func (f *yfile) nodeEnd(key, n *yaml.Node) (int, error) { return f.nodeEndIn(key, nil, n) }
+
+// nodeEndIn is nodeEnd for n in its parent: the mapping key, or else seq, the block sequence
+// n is an item of (nil: none known).
+func (f *yfile) nodeEndIn(key, seq, n *yaml.Node) (int, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			return f.blockEnd(key, n)
+			return f.blockEnd(key, seq, n)
 		}
 		if key != nil && isEmptyNull(n) {
 			return f.afterColon(key)
 		}
 		_, end, err := f.span(n)
 		if err != nil && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
-			return f.blockEnd(key, n) // a multi-line plain scalar
+			return f.blockEnd(key, seq, n) // a multi-line plain scalar
 		}
 		return end, err
 	case yaml.AliasNode:
@@ -578,12 +582,15 @@ func (f *yfile) nodeEnd(key, n *yaml.Node) (int, error) {
 	case yaml.MappingNode, yaml.SequenceNode:
 		end := 0
 		if len(n.Content) > 0 {
-			var k *yaml.Node
+			var k, in *yaml.Node
 			last := n.Content[len(n.Content)-1]
-			if n.Kind == yaml.MappingNode {
+			switch {
+			case n.Kind == yaml.MappingNode:
 				k = n.Content[len(n.Content)-2]
+			case n.Style&yaml.FlowStyle == 0:
+				in = n
 			}
-			e, err := f.nodeEnd(k, last)
+			e, err := f.nodeEndIn(k, in, last)
 			if err != nil {
 				return 0, err
 			}

@@ -235,20 +235,24 @@ func (f *yfile) valueEnd(key, val *yaml.Node) (int, error) {
 }
 
 // blockEnd returns the offset just past the last line of a block scalar or a multi-line plain
-// scalar (the value of key, or a sequence item when key is nil), found by indentation: its
-// lines are those after the first that are blank or indented more than the parent (the key,
-// or the line holding the item). Trailing blank lines belong to it only under keep
-// chomping (`|+`), where they are part of the value.
-func (f *yfile) blockEnd(key, n *yaml.Node) (int, error) {
+// scalar (the value of key, or an item of the block sequence seq when key is nil), found by
+// indentation: its lines are those after the first that are blank or indented more than the
+// parent (the key, the sequence's dashes, or else the line holding the scalar). The item may
+// start on the line after its dash, so the dashes' column is the one that counts. Trailing
+// blank lines belong to it only under keep chomping (`|+`), where they are part of the value.
+func (f *yfile) blockEnd(key, seq, n *yaml.Node) (int, error) {
 	start, err := f.offset(n.Line, n.Column)
 	if err != nil {
 		return 0, err
 	}
 	headEnd := f.lineEnd(start)
 	parent := 0
-	if key != nil {
+	switch {
+	case key != nil:
 		parent = key.Column - 1
-	} else {
+	case seq != nil:
+		parent = seq.Column - 1
+	default:
 		ls := f.lines[n.Line-1]
 		parent = len(f.src[ls:start]) - len(bytes.TrimLeft(f.src[ls:start], " "))
 	}
