@@ -265,3 +265,31 @@ func TestOverlayAfterMultiLinePlainScalar(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowMappingFillsBeforeAdding: in a flow mapping whose last pair has an empty value, the
+// value is filled in before the pairs added after it (both land at the same byte), so that
+// the digest stays the digest's and the tag a tag. FuzzRewrite found it: the new tag pair
+// went in between `digest:` and its value.
+func TestFlowMappingFillsBeforeAdding(t *testing.T) {
+	images := []manifests.Image{{Repository: "ghcr.io/acme/api", Tag: "1.3.0", Digest: digestA}}
+	for in, want := range map[string]string{
+		"image: {repository: ghcr.io/acme/api, digest: }\n": "image: {repository: ghcr.io/acme/api, digest: " + digestA + ", tag: 1.3.0 }\n",
+		"image: {repository: ghcr.io/acme/api, tag: }":      "image: {repository: ghcr.io/acme/api, tag: 1.3.0@" + digestA + " }",
+	} {
+		opts := manifests.Options{FS: fstest.MapFS{"values.yaml": {Data: []byte(in)}}, Path: ".", Images: images}
+		e, err := manifests.Plan(opts)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if len(e.Files) != 1 {
+			t.Fatalf("%q: %d files changed, want 1", in, len(e.Files))
+		}
+		if got := string(e.Files[0].New); got != want {
+			t.Fatalf("%q:\n got %q\nwant %q", in, got, want)
+		}
+		opts.FS = fstest.MapFS{"values.yaml": {Data: e.Files[0].New}}
+		if again, err := manifests.Plan(opts); err != nil || len(again.Files) != 0 {
+			t.Fatalf("%q: second run: %v, %d files", in, err, len(again.Files))
+		}
+	}
+}

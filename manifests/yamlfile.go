@@ -343,9 +343,12 @@ type edit struct {
 
 // applyEdits splices edits into src. Overlapping edits are an internal error.
 func applyEdits(path string, src []byte, edits []edit) ([]byte, error) {
-	// At one offset, a value filled in on its line goes before new lines inserted after it
-	// (both land at the end of a file with no final newline: `digest:` then a new `tag:` line).
-	startsLine := func(t string) bool { return strings.HasPrefix(t, "\n") || strings.HasPrefix(t, "\r\n") }
+	// At one offset, a value filled in goes before the entries added after it: new lines
+	// (both land at the end of a file with no final newline: `digest:` then a new `tag:`
+	// line) or new pairs of a flow mapping (`{digest:}` then `, tag: …`).
+	adds := func(t string) bool {
+		return strings.HasPrefix(t, "\n") || strings.HasPrefix(t, "\r\n") || strings.HasPrefix(t, ",")
+	}
 	sort.SliceStable(edits, func(i, j int) bool {
 		if edits[i].start != edits[j].start {
 			return edits[i].start < edits[j].start
@@ -353,7 +356,7 @@ func applyEdits(path string, src []byte, edits []edit) ([]byte, error) {
 		if edits[i].end != edits[j].end {
 			return edits[i].end < edits[j].end
 		}
-		return !startsLine(edits[i].text) && startsLine(edits[j].text)
+		return !adds(edits[i].text) && adds(edits[j].text)
 	})
 	var out bytes.Buffer
 	out.Grow(len(src) + 256)
