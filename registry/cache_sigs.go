@@ -50,40 +50,31 @@ func (c *diskCache) cachedSignatures(repo string, d v1.Hash) (sigs []oci.Signatu
 // maxSignatureLayers is the most layers cosign reads from a signature manifest.
 const maxSignatureLayers = 1000
 
-// The annotations a cosign signature layer carries (cosign's oci/static names them too).
-const (
-	sigAnnotation       = static.SignatureAnnotationKey
-	certAnnotation      = static.CertificateAnnotationKey
-	chainAnnotation     = static.ChainAnnotationKey
-	bundleAnnotation    = static.BundleAnnotationKey
-	timestampAnnotation = static.RFC3161TimestampAnnotationKey
-)
-
 // staticSignature is the signature a layer (desc, with payload its bytes) carries, as
 // static.Copy makes it of cosign's own reading of the layer.
 func staticSignature(payload []byte, desc v1.Descriptor) (oci.Signature, error) {
 	ann := desc.Annotations
-	b64sig, ok := ann[sigAnnotation]
+	b64sig, ok := ann[static.SignatureAnnotationKey]
 	if !ok {
 		return nil, errNotCosignSigned
 	}
 	opts := []static.Option{static.WithLayerMediaType(desc.MediaType), static.WithAnnotations(ann)}
-	if v := ann[bundleAnnotation]; v != "" {
+	if v := ann[static.BundleAnnotationKey]; v != "" {
 		var b bundle.RekorBundle
 		if err := json.Unmarshal([]byte(v), &b); err != nil {
 			return nil, err
 		}
 		opts = append(opts, static.WithBundle(&b))
 	}
-	if v := ann[timestampAnnotation]; v != "" {
+	if v := ann[static.RFC3161TimestampAnnotationKey]; v != "" {
 		var ts bundle.RFC3161Timestamp
 		if err := json.Unmarshal([]byte(v), &ts); err != nil {
 			return nil, err
 		}
 		opts = append(opts, static.WithRFC3161Timestamp(&ts))
 	}
-	if cert := ann[certAnnotation]; cert != "" {
-		opts = append(opts, static.WithCertChain([]byte(cert), []byte(ann[chainAnnotation])))
+	if cert := ann[static.CertificateAnnotationKey]; cert != "" {
+		opts = append(opts, static.WithCertChain([]byte(cert), []byte(ann[static.ChainAnnotationKey])))
 	}
 	return static.NewSignature(payload, b64sig, opts...)
 }
