@@ -49,8 +49,9 @@ func (s *Snapshot) Time() time.Time { return s.commit.Committer.When }
 // FS is a read-only view of the commit's tree. Nothing is checked out: directories and blobs
 // are read from the object store when opened, so its cost does not depend on the repository's
 // size. It is safe for concurrent use: reads of the object store take turns (go-git's
-// stores are not safe for concurrent use), what callers do with the bytes need not. File modification times are the commit's time. Symbolic links read as their target;
-// submodules are irregular files that cannot be read.
+// stores are not safe for concurrent use), what callers do with the bytes need not. File
+// modification times are the commit's time. Symbolic links read as their target; submodules
+// are irregular files that cannot be read.
 func (s *Snapshot) FS() fs.FS {
 	return &treeFS{s: s.s, root: s.commit.TreeHash, when: s.commit.Committer.When, trees: s.trees, reads: s.reads}
 }
