@@ -132,8 +132,9 @@ func FuzzParseRemote(f *testing.F) {
 				if u := userinfo.FindStringSubmatch(raw); u != nil {
 					secret := strings.TrimPrefix(strings.TrimSuffix(u[0], "@"), u[1])
 					// The same characters may stand elsewhere in the URL (A://0000@0000: the host
-					// is "0000" too); only a secret found nowhere else can leak.
-					rest := strings.Replace(raw, u[0], "", 1)
+					// is "0000" too; hdtp://hdtp@: the scheme is); only a secret found nowhere
+					// else can leak. userinfo is anchored: u[0] is the URL's start, u[1] its scheme.
+					rest := u[1] + raw[len(u[0]):]
 					// A secret holding '@' (A://@000@000) is partly the separator before the host.
 					if len(secret) > 3 && !strings.Contains(secret, "@") && !strings.Contains(rest, secret) && strings.Contains(err.Error(), secret) {
 						t.Errorf("error shows credentials %q: %v", secret, err)
