@@ -285,14 +285,14 @@ func (f *yfile) mapBlockEdit(sf *yfile, indent int, e edit) (edit, error) {
 	}
 	text := strings.Join(segs, f.eol)
 	if atLineStart {
-		return edit{start: f.lines[l-1], end: f.lines[l-1], text: text}, nil
+		return edit{start: f.lines[l-1], end: f.lines[l-1], text: text, adds: e.adds}, nil
 	}
 	start := f.lines[l-1] + indent + col
 	end, ok := f.blockOffset(sf, indent, e.end)
 	if !ok || end < start || end > len(f.src) || !sameBlockBytes(f.src[start:end], sf.src[e.start:e.end], indent) {
 		return edit{}, fmt.Errorf("%s:%d: cannot place an edit inside the block scalar", f.path, l)
 	}
-	return edit{start: start, end: end, text: text}, nil
+	return edit{start: start, end: end, text: text, adds: e.adds}, nil
 }
 
 // blockOffset maps an offset of a block scalar's content (sf) to f. A value may span lines

@@ -475,7 +475,7 @@ func (fc *fileCtx) fillImagesList(key *yaml.Node, adds [][]kv) (insertedEntries,
 	}
 	indent := strings.Repeat(" ", key.Column-1)
 	lines, starts := blockEntryLines(adds, indent, indent+"  ")
-	fc.edits = append(fc.edits, edit{start: off, end: off, text: f.eol + strings.Join(lines, f.eol)})
+	fc.edits = append(fc.edits, edit{start: off, end: off, text: f.eol + strings.Join(lines, f.eol), adds: true})
 	return insertedEntries{first: key.Line + 1, starts: starts}, nil
 }
 
@@ -502,7 +502,7 @@ func (fc *fileCtx) appendFlowEntries(seq *yaml.Node, adds [][]kv) (insertedEntri
 		}
 		text.WriteString("}")
 	}
-	fc.edits = append(fc.edits, edit{start: end - 1, end: end - 1, text: text.String()})
+	fc.edits = append(fc.edits, edit{start: end - 1, end: end - 1, text: text.String(), adds: true})
 	return insertedEntries{first: f.lineOf(end - 1), starts: starts}, nil
 }
 

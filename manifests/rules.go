@@ -643,7 +643,7 @@ func (fc *fileCtx) insertPairs(m *yaml.Node, kvs []kv) (int, bool) {
 		for _, e := range kvs {
 			text.WriteString(", " + e.k + ": " + render(nil, e.v))
 		}
-		fc.edits = append(fc.edits, edit{start: end, end: end, text: text.String()})
+		fc.edits = append(fc.edits, edit{start: end, end: end, text: text.String(), adds: true})
 		return f.lineOf(end), true
 	}
 	lines := make([]string, len(kvs))
@@ -668,7 +668,7 @@ func (fc *fileCtx) insertLines(off int, lines []string) int {
 			text.WriteString(l + f.eol)
 		}
 	}
-	fc.edits = append(fc.edits, edit{start: at, end: at, text: text.String()})
+	fc.edits = append(fc.edits, edit{start: at, end: at, text: text.String(), adds: true})
 	line := f.lineOf(at)
 	if noBreak {
 		line++

@@ -336,19 +336,19 @@ func plainSafe(v string) bool {
 }
 
 // edit replaces src[start:end] with text; inserts have start == end and keep their order.
+// adds marks an insert of new entries (lines, flow pairs or items): at one offset it goes
+// after the edits that fill in a value there.
 type edit struct {
 	start, end int
 	text       string
+	adds       bool
 }
 
 // applyEdits splices edits into src. Overlapping edits are an internal error.
 func applyEdits(path string, src []byte, edits []edit) ([]byte, error) {
 	// At one offset, a value filled in goes before the entries added after it: new lines
 	// (both land at the end of a file with no final newline: `digest:` then a new `tag:`
-	// line) or new pairs of a flow mapping (`{digest:}` then `, tag: …`).
-	adds := func(t string) bool {
-		return strings.HasPrefix(t, "\n") || strings.HasPrefix(t, "\r\n") || strings.HasPrefix(t, ",")
-	}
+	// line) or new pairs of a flow mapping (`{digest: }` then `, tag: …`).
 	sort.SliceStable(edits, func(i, j int) bool {
 		if edits[i].start != edits[j].start {
 			return edits[i].start < edits[j].start
@@ -356,7 +356,7 @@ func applyEdits(path string, src []byte, edits []edit) ([]byte, error) {
 		if edits[i].end != edits[j].end {
 			return edits[i].end < edits[j].end
 		}
-		return !adds(edits[i].text) && adds(edits[j].text)
+		return !edits[i].adds && edits[j].adds
 	})
 	var out bytes.Buffer
 	out.Grow(len(src) + 256)
